@@ -1,0 +1,164 @@
+"""Typed configs for models and training, validated at construction so bad values fail at once."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+from .epitomes import check_epitomes
+
+MODELS = ("vae", "dropout_vae", "evae", "mvae")
+LIKELIHOODS = ("bernoulli", "gaussian")
+SCHEDULES = ("constant", "burda")
+ASSIGN_Z = ("mean", "sample")
+
+
+def _positive_int(name: str, v) -> None:
+    if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+        raise ValueError(f"{name}={v!r} is not allowed: it must be a positive integer")
+
+
+def _choice(name: str, v, allowed) -> None:
+    if v not in allowed:
+        raise ValueError(f"{name}={v!r} is not allowed: choose one of {', '.join(allowed)}")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """One model of the paper.
+
+    model: vae | dropout_vae | evae | mvae. D: latent size. K, stride: epitome size and stride
+    (evae, mvae; default K = D, stride = K). L, H: hidden layers and units of encoder and
+    decoder. kl_weight: the lambda of section 3.1 (1 is the true bound). dropout: rate p on z
+    (dropout_vae only). component_H: hidden units of each mVAE component (default: chosen so
+    the mVAE has about as many parameters as the eVAE with the same D, K, L, H).
+    """
+
+    model: str = "vae"
+    D: int = 50
+    K: int | None = None
+    stride: int | None = None
+    L: int = 1
+    H: int = 500
+    x_dim: int = 784
+    likelihood: str = "bernoulli"
+    kl_weight: float = 1.0
+    dropout: float = 0.0
+    component_H: int | None = None
+    min_logvar: float = -9.0
+
+    def __post_init__(self):
+        _choice("model", self.model, MODELS)
+        _choice("likelihood", self.likelihood, LIKELIHOODS)
+        for name in ("D", "H", "x_dim"):
+            _positive_int(name, getattr(self, name))
+        if not isinstance(self.L, int) or self.L < 0:
+            raise ValueError(f"L={self.L!r} is not allowed: it must be an integer >= 0")
+        if not (isinstance(self.kl_weight, (int, float)) and math.isfinite(self.kl_weight)):
+            raise ValueError(f"kl_weight={self.kl_weight!r} is not allowed: it must be a number")
+        if self.kl_weight < 0:
+            raise ValueError(f"kl_weight={self.kl_weight} is not allowed: it must be >= 0")
+        if self.model == "dropout_vae":
+            if not 0 < self.dropout < 1:
+                raise ValueError(
+                    f"dropout={self.dropout} is not allowed for dropout_vae: need 0 < p < 1"
+                )
+        elif self.dropout != 0:
+            raise ValueError(
+                f"dropout={self.dropout} is not allowed for model={self.model!r}: "
+                f"dropout on z is the dropout_vae model"
+            )
+        if self.model in ("vae", "dropout_vae"):
+            for name in ("K", "stride"):
+                v = getattr(self, name)
+                if v is not None and v != self.D:
+                    raise ValueError(
+                        f"{name}={v} is not allowed for model={self.model!r}: a VAE has one "
+                        f"epitome of size D={self.D}; use model='evae' for epitomes"
+                    )
+        check_epitomes(self.D, self.epitome_size, self.epitome_stride)
+        if self.model == "mvae" and self.epitome_stride != self.epitome_size:
+            raise ValueError(
+                f"stride={self.epitome_stride} is not allowed for mvae: its components are "
+                f"independent VAEs, so epitomes cannot overlap; need stride = K = {self.K}"
+            )
+        if self.component_H is not None:
+            if self.model != "mvae":
+                raise ValueError("component_H is only allowed for model='mvae'")
+            _positive_int("component_H", self.component_H)
+
+    @property
+    def epitome_size(self) -> int:
+        """K (D for the plain VAE)."""
+        return self.D if self.K is None else self.K
+
+    @property
+    def epitome_stride(self) -> int:
+        """s (default K: non-overlapping)."""
+        return self.epitome_size if self.stride is None else self.stride
+
+    @property
+    def n_epitomes(self) -> int:
+        return (self.D - self.epitome_size) // self.epitome_stride + 1
+
+    def replace(self, **changes) -> ModelConfig:
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How a model is trained (paper section 5: Adam, base learning rate 1e-3).
+
+    schedule: constant (lr for `epochs` epochs) or burda (Table 2: stage i = 0..stages-1 runs
+    3**i epochs at lr * 10**(-i/7); `epochs` is then derived). binarize: dynamic binarization
+    of each minibatch (binary data only). assign_z: how the per-epoch assignment y* = argmin
+    cost evaluates the expectation over z: at the posterior mean (deterministic) or with
+    `assign_samples` reparameterized samples shared across epitomes.
+    """
+
+    epochs: int = 200
+    batch_size: int = 100
+    lr: float = 1e-3
+    schedule: str = "constant"
+    stages: int = 8
+    binarize: bool = True
+    seed: int = 0
+    assign_z: str = "mean"
+    assign_samples: int = 1
+    eval_samples: int = 1
+    device: str = "auto"
+
+    def __post_init__(self):
+        _choice("schedule", self.schedule, SCHEDULES)
+        _choice("assign_z", self.assign_z, ASSIGN_Z)
+        for name in ("epochs", "batch_size", "stages", "assign_samples", "eval_samples"):
+            _positive_int(name, getattr(self, name))
+        if not (isinstance(self.lr, (int, float)) and 0 < self.lr < 1):
+            raise ValueError(f"lr={self.lr!r} is not allowed: need 0 < lr < 1")
+        if not isinstance(self.seed, int):
+            raise ValueError(f"seed={self.seed!r} is not allowed: it must be an integer")
+        if not (self.device in ("auto", "cpu") or str(self.device).startswith(("cuda", "mps"))):
+            raise ValueError(
+                f"device={self.device!r} is not allowed: use auto, cpu, cuda or cuda:N"
+            )
+
+    @property
+    def total_epochs(self) -> int:
+        if self.schedule == "burda":
+            return sum(3**i for i in range(self.stages))
+        return self.epochs
+
+    def lr_at(self, epoch: int) -> float:
+        """Learning rate of 0-based `epoch`."""
+        if self.schedule == "constant":
+            return self.lr
+        start = 0
+        for i in range(self.stages):
+            if epoch < start + 3**i:
+                return self.lr * 10 ** (-i / 7)
+            start += 3**i
+        raise ValueError(f"epoch={epoch} is past the schedule's {self.total_epochs} epochs")
+
+    def replace(self, **changes) -> TrainConfig:
+        return dataclasses.replace(self, **changes)

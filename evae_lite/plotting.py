@@ -1,0 +1,56 @@
+"""Pictures: image grids of samples and reconstructions, and the unit-activity plot (Fig. 1)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def image_grid(images: torch.Tensor, image_shape: tuple[int, int], ncol: int = 10, pad: int = 1):
+    """Tile (n, H*W) images in [0, 1] into one (rows*(H+pad)-pad, ncol*(W+pad)-pad) array."""
+    x = images.detach().float().cpu().clamp(0, 1).numpy().reshape(-1, *image_shape)
+    n, h, w = x.shape
+    ncol = min(ncol, n)
+    nrow = -(-n // ncol)
+    grid = np.ones((nrow * (h + pad) - pad, ncol * (w + pad) - pad), dtype=np.float32)
+    for i in range(n):
+        r, c = divmod(i, ncol)
+        grid[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = x[i]
+    return grid
+
+
+def save_grid(path, images, image_shape, ncol: int = 10, title: str | None = None) -> None:
+    """Write an image grid as a PNG (black ink on white is how the paper shows digits)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    grid = image_grid(images, image_shape, ncol)
+    fig, ax = plt.subplots(figsize=(grid.shape[1] / 40 + 0.5, grid.shape[0] / 40 + 0.8))
+    ax.imshow(grid, cmap="gray", vmin=0, vmax=1)
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+
+
+def plot_units(report, ax=None, title: str | None = None):
+    """Fig. 1: activity (bars) and KL to the prior (line) per unit, sorted by activity."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3))
+    order = report.order
+    units = np.arange(len(order))
+    ax.bar(units, report.activity[order].numpy(), color="tab:blue", label="activity $A_u$")
+    ax.axhline(report.threshold, color="tab:blue", ls=":", lw=1)
+    ax.set_xlabel("latent unit (sorted by activity)")
+    ax.set_ylabel("activity", color="tab:blue")
+    ax2 = ax.twinx()
+    ax2.plot(units, report.kl[order].numpy(), color="tab:red", marker=".", label="KL")
+    ax2.set_ylabel("KL to prior (nats)", color="tab:red")
+    if title:
+        ax.set_title(title)
+    return ax
