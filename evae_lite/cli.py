@@ -114,6 +114,7 @@ def cmd_train(a) -> int:
     last = res.history[-1]
     summary = {
         "run": str(out),
+        "dataset": a.dataset,
         "model_cfg": dataclasses.asdict(m),
         "train_cfg": dataclasses.asdict(t),
         "n_train": x_train.shape[0],
@@ -163,7 +164,10 @@ def cmd_evaluate(a) -> int:
     from .train import fixed_binarization, model_from_checkpoint
 
     model, ckpt = model_from_checkpoint(Path(a.run) / "checkpoint.pt")
-    dataset = a.dataset
+    summary = Path(a.run) / "summary.json"
+    dataset = a.dataset or (json.loads(summary.read_text()) if summary.exists() else {}).get(
+        "dataset", "mnist"
+    )
     data = _load(dataset)
     x_test = data.test if a.test_size is None else data.test[: a.test_size]
     result: dict = {"run": a.run}
@@ -208,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.set_defaults(func=cmd_train)
     ev = sub.add_parser("evaluate", help="active units, Parzen and L_k of a trained run")
     ev.add_argument("--run", required=True, help="run directory written by train")
-    ev.add_argument("--dataset", default="mnist")
+    ev.add_argument("--dataset", default=None, help="default: the one the run trained on")
     ev.add_argument("--test-size", type=int, default=None, help="first N test examples")
     ev.add_argument("--parzen-samples", type=int, default=10_000, help="0 to skip")
     ev.add_argument("--iwae-k", type=int, default=0, help="k of L_k (5000 in the paper)")

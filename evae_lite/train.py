@@ -14,6 +14,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import torch
 from tqdm.auto import tqdm
@@ -126,12 +127,14 @@ def train(
     checkpoint: str | os.PathLike | None = None,
     progress: bool = True,
     log_every: int = 50,
+    on_epoch_end: Callable[[EpochStats, torch.nn.Module], None] | None = None,
 ) -> TrainResult:
     """Train a model of `model_cfg` on x_train (N, P) in [0, 1] by Algorithm 1.
 
     checkpoint: a file written atomically after every epoch; if it exists the run resumes
     from it (it must have been made with the same configs). binary: the data are binary
     images, dynamically binarized per minibatch when train_cfg.binarize is set.
+    on_epoch_end(stats, model): called after each epoch's checkpoint (live plots, early exit).
     """
     device = resolve_device(train_cfg.device)
     if x_train.dim() != 2 or x_train.shape[1] != model_cfg.x_dim:
@@ -241,6 +244,8 @@ def train(
                 },
                 ckpt_path,
             )
+        if on_epoch_end is not None:
+            on_epoch_end(stats, model)
     bar.close()
     model.eval()
     return TrainResult(model, history, y if Y > 1 else None)

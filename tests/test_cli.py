@@ -1,0 +1,66 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from evae_lite.cli import main
+
+
+@pytest.mark.parametrize("cmd", ["train", "evaluate", "sample"])
+def test_help(cmd):
+    r = subprocess.run(
+        [sys.executable, "-m", "evae_lite", cmd, "--help"], capture_output=True, text=True
+    )
+    assert r.returncode == 0 and "usage" in r.stdout and "--" in r.stdout
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--model", "evae", "--D", "8", "--K", "9"], "K=9 is larger than the latent size D=8"),
+        (["--model", "evae", "--D", "8", "--K", "3"], "leaves dimensions 6..7 of D=8 uncovered"),
+        (["--model", "transformer"], "model='transformer' is not allowed"),
+        (["--H", "0"], "H=0"),
+        (["--epochs", "-1"], "epochs=-1"),
+        (["--dataset", "cifar"], "unknown dataset 'cifar'"),
+    ],
+)
+def test_bad_values_fail_at_once(args, needle, capsys, data_dir, tmp_path):
+    assert main(["train", *args, "--out", str(tmp_path)]) == 2
+    assert needle in capsys.readouterr().err
+
+
+def test_train_evaluate_sample_end_to_end(capsys, data_dir, tmp_path):
+    run = tmp_path / "run"
+    argv = ["train", "--model", "evae", "--D", "6", "--K", "2", "--H", "16", "--epochs", "1"]
+    argv += ["--train-size", "500", "--out", str(run), "--no-progress"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    for needle in ("active units:", "of 6 (A_u > 0.02)", "per-unit KL:", "validation bound:"):
+        assert needle in out
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["n_train"] == 500 and len(summary["unit_kl_sorted_by_activity"]) == 6
+    assert main(["train", *argv[1:]]) == 0  # finished run: resumes at its end, retrains nothing
+    argv = ["evaluate", "--run", str(run), "--test-size", "100", "--parzen-samples", "300"]
+    assert main([*argv, "--iwae-k", "3", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "Parzen log-density" in out and "L_3:" in out
+    ev = json.loads((run / "evaluation.json").read_text())
+    assert ev["parzen"]["n_samples"] == 300 and ev["iwae"]["k"] == 3
+    assert main(["sample", "--run", str(run), "--n", "20"]) == 0
+    assert (run / "samples.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_mvae_prints_both_parameter_counts(capsys, data_dir, tmp_path):
+    argv = ["train", "--model", "mvae", "--D", "8", "--K", "4", "--H", "64", "--epochs", "1"]
+    assert main([*argv, "--train-size", "200", "--out", str(tmp_path), "--no-progress"]) == 0
+    assert "eVAE of the same D, K, L, H" in capsys.readouterr().out
+
+
+def test_faces_use_the_gaussian_decoder(capsys, data_dir, tmp_path):
+    argv = ["train", "--dataset", "faces", "--model", "evae", "--D", "10", "--K", "5"]
+    argv += ["--H", "32", "--epochs", "1", "--out", str(tmp_path), "--no-progress"]
+    assert main(argv) == 0
+    s = json.loads((tmp_path / "summary.json").read_text())
+    assert s["model_cfg"]["likelihood"] == "gaussian" and s["model_cfg"]["x_dim"] == 48 * 48

@@ -1,0 +1,113 @@
+import math
+
+import pytest
+import torch
+
+from evae_lite import ModelConfig, TrainConfig
+from evae_lite.models import EpitomicVAE
+from evae_lite.train import (
+    CheckpointError,
+    NonFiniteLossError,
+    load_checkpoint,
+    model_from_checkpoint,
+    train,
+)
+
+
+def _data(n=300, p=64, seed=0):
+    """Grey-level 'images' with structure: two blobs of ink at random strengths."""
+    g = torch.Generator().manual_seed(seed)
+    a = torch.rand(n, 1, generator=g)
+    left = torch.zeros(p)
+    left[: p // 2] = 1
+    return (a * left + (1 - a) * (1 - left)).clamp(0, 1) * 0.9
+
+
+EVAE = ModelConfig("evae", D=6, K=2, stride=2, H=32, x_dim=64)
+FAST = TrainConfig(epochs=3, batch_size=50, seed=7)
+
+
+def _same_weights(a, b):
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+@pytest.mark.parametrize("cfg", [EVAE, ModelConfig("dropout_vae", D=4, H=16, x_dim=64, dropout=0.5)])
+def test_seeded_runs_repeat_exactly(cfg):
+    x = _data()
+    a = train(cfg, FAST, x, x[:50], progress=False)
+    b = train(cfg, FAST, x, x[:50], progress=False)
+    assert _same_weights(a.model, b.model)
+    assert [h.val_bound for h in a.history] == [h.val_bound for h in b.history]
+    c = train(cfg, FAST.replace(seed=8), x, x[:50], progress=False)
+    assert not _same_weights(a.model, c.model)
+
+
+def test_killed_run_resumes_to_the_same_weights(tmp_path):
+    x = _data()
+    full = train(EVAE, FAST, x, x[:50], progress=False)
+
+    def kill_after_two(stats, model):
+        if stats.epoch == 2:
+            raise KeyboardInterrupt
+
+    ckpt = tmp_path / "run" / "checkpoint.pt"
+    with pytest.raises(KeyboardInterrupt):
+        train(EVAE, FAST, x, x[:50], progress=False, checkpoint=ckpt, on_epoch_end=kill_after_two)
+    assert load_checkpoint(ckpt)["epoch"] == 2
+    resumed = train(EVAE, FAST, x, x[:50], progress=False, checkpoint=ckpt)
+    assert [h.epoch for h in resumed.history] == [1, 2, 3]
+    assert _same_weights(full.model, resumed.model)
+    assert torch.equal(full.y, resumed.y)
+    model, ck = model_from_checkpoint(ckpt)
+    assert isinstance(model, EpitomicVAE) and ck["epoch"] == 3
+    assert _same_weights(model, full.model)
+
+
+def test_checkpoint_of_another_config_or_corrupt_is_refused(tmp_path):
+    x = _data()
+    ckpt = tmp_path / "c.pt"
+    train(EVAE, FAST.replace(epochs=1), x, progress=False, checkpoint=ckpt)
+    with pytest.raises(CheckpointError, match="other settings"):
+        train(EVAE.replace(H=16), FAST.replace(epochs=1), x, progress=False, checkpoint=ckpt)
+    ckpt.write_bytes(ckpt.read_bytes()[:100])  # truncated by a crash mid-copy
+    with pytest.raises(CheckpointError, match="cannot be read"):
+        train(EVAE, FAST.replace(epochs=1), x, progress=False, checkpoint=ckpt)
+
+
+def test_training_lowers_the_bound_and_balances_assignments():
+    x = _data(600)
+    r = train(EVAE, FAST.replace(epochs=6), x, x[:100], progress=False)
+    bounds = [h.val_bound for h in r.history]
+    assert bounds[-1] < bounds[0]
+    assert all(math.isfinite(b) for b in bounds)
+    assert r.history[0].changed is None and 0 <= r.history[-1].changed <= 1
+    assert sum(r.history[-1].group_sizes) == 600 and len(r.history[-1].group_sizes) == 3
+    assert torch.equal(torch.bincount(r.y, minlength=3).cpu(), torch.tensor(r.history[-1].group_sizes))
+
+
+def test_nan_loss_names_the_epoch_and_term(monkeypatch):
+    orig = EpitomicVAE.loss_terms
+    calls = {"n": 0}
+
+    def poisoned(self, x, y=None, **kw):
+        t = orig(self, x, y, **kw)
+        calls["n"] += 1
+        if calls["n"] > 8:  # 6 batches per epoch: poison the KL during epoch 2
+            t.kl = t.kl * float("nan")
+        return t
+
+    monkeypatch.setattr(EpitomicVAE, "loss_terms", poisoned)
+    with pytest.raises(NonFiniteLossError, match=r"epoch 2 .*KL=nan"):
+        train(EVAE, FAST, _data(), progress=False, log_every=1)
+
+
+def test_bad_data_shape():
+    with pytest.raises(ValueError, match=r"shape \(10, 5\): expected \(N, 64\)"):
+        train(EVAE, FAST, torch.rand(10, 5), progress=False)
+
+
+def test_gaussian_decoder_trains_on_continuous_data():
+    cfg = ModelConfig("evae", D=4, K=2, H=16, x_dim=64, likelihood="gaussian")
+    r = train(cfg, FAST, _data(), _data(40, seed=1), binary=False, progress=False)
+    assert r.history[-1].val_bound < r.history[0].val_bound
