@@ -46,7 +46,9 @@ def test_evae_with_D_eq_K_eq_s_is_the_vae(L):
     assert torch.all(te.kl_y == 0)  # KL to a uniform prior over one epitome
     torch.testing.assert_close(vae.epitome_costs(x), evae.epitome_costs(x))
     g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
-    torch.testing.assert_close(vae.log_weights(x, 4, generator=g1), evae.log_weights(x, 4, generator=g2))
+    torch.testing.assert_close(
+        vae.log_weights(x, 4, generator=g1), evae.log_weights(x, 4, generator=g2)
+    )
 
 
 def test_kl_weight_scales_only_the_kl():

@@ -32,7 +32,9 @@ def _same_weights(a, b):
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
-@pytest.mark.parametrize("cfg", [EVAE, ModelConfig("dropout_vae", D=4, H=16, x_dim=64, dropout=0.5)])
+@pytest.mark.parametrize(
+    "cfg", [EVAE, ModelConfig("dropout_vae", D=4, H=16, x_dim=64, dropout=0.5)]
+)
 def test_seeded_runs_repeat_exactly(cfg):
     x = _data()
     a = train(cfg, FAST, x, x[:50], progress=False)
@@ -83,7 +85,9 @@ def test_training_lowers_the_bound_and_balances_assignments():
     assert all(math.isfinite(b) for b in bounds)
     assert r.history[0].changed is None and 0 <= r.history[-1].changed <= 1
     assert sum(r.history[-1].group_sizes) == 600 and len(r.history[-1].group_sizes) == 3
-    assert torch.equal(torch.bincount(r.y, minlength=3).cpu(), torch.tensor(r.history[-1].group_sizes))
+    assert torch.equal(
+        torch.bincount(r.y, minlength=3).cpu(), torch.tensor(r.history[-1].group_sizes)
+    )
 
 
 def test_nan_loss_names_the_epoch_and_term(monkeypatch):
