@@ -62,3 +62,30 @@ def unit_report(model, x, y=None, threshold: float = THRESHOLD_PAPER) -> UnitRep
     """Activity and mean KL of every latent unit over the examples x."""
     mu, kl = posterior_stats(model, x, y)
     return UnitReport(activity(mu).cpu(), kl.mean(0).cpu(), threshold)
+
+
+@torch.no_grad()
+def reconstruct(model, x: torch.Tensor, y: torch.Tensor | None = None, batch_size=1000):
+    """Decoder means at the posterior mean of q(z | y*, x): what reconstructions show, (N, P)."""
+    from .nets import mean_image
+
+    model.eval()
+    if y is None:
+        y, _ = assign_epitomes(model, x, batch_size=batch_size)
+    out = []
+    for i in range(0, x.shape[0], batch_size):
+        mu, _ = model.posterior(x[i : i + batch_size], y[i : i + batch_size])
+        out.append(mean_image(model.cfg.likelihood, model.decode(mu, y[i : i + batch_size])))
+    return torch.cat(out)
+
+
+def unit_correlation(mu: torch.Tensor) -> torch.Tensor:
+    """Absolute correlation between units' posterior means over examples, (D, D); units with
+    no variance get 0. Replicated (redundant) units show up as large off-diagonal values."""
+    m = mu.double() - mu.double().mean(0)
+    sd = m.pow(2).mean(0).sqrt()
+    ok = sd > 1e-8
+    c = torch.zeros(mu.shape[1], mu.shape[1], dtype=torch.float64)
+    mo = m[:, ok] / sd[ok]
+    c[ok.nonzero()[:, 0, None], ok.nonzero()[:, 0]] = (mo.T @ mo / m.shape[0]).abs()
+    return c.float()

@@ -54,3 +54,36 @@ def plot_units(report, ax=None, title: str | None = None):
     if title:
         ax.set_title(title)
     return ax
+
+
+def grid_figure(panels, image_shape, ncol: int = 10, width: float = 4.0):
+    """Side-by-side image grids: panels = [(title, images (n, H*W))]; returns the figure."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(width * len(panels), width * 1.05))
+    axes = np.atleast_1d(axes)
+    for ax, (title, images) in zip(axes, panels):
+        ax.imshow(image_grid(images, image_shape, ncol), cmap="gray_r", vmin=0, vmax=1)
+        ax.set_title(title, fontsize=10)
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def plot_activity_curves(reports: dict, ax=None, title: str | None = None):
+    """Figs. 2 and 3: each model's unit activities sorted in decreasing order."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.2))
+    for label, rep in reports.items():
+        ax.plot(np.sort(rep.activity.numpy())[::-1], marker=".", label=label)
+    threshold = next(iter(reports.values())).threshold
+    ax.axhline(threshold, color="gray", ls=":", lw=1, label=f"threshold {threshold}")
+    ax.set_yscale("symlog", linthresh=1e-3)
+    ax.set_xlabel("unit (sorted by activity)")
+    ax.set_ylabel("activity $A_u$")
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    return ax

@@ -1,0 +1,61 @@
+import pytest
+import torch
+
+from evae_lite import ModelConfig, build_model
+from evae_lite.book import SCALES, get_scale
+from evae_lite.interactive import image_slider, latent_traversal_frames
+from evae_lite.measure import reconstruct, unit_correlation
+from evae_lite.plotting import image_grid
+
+
+def test_scale_from_argument_env_and_default(monkeypatch):
+    monkeypatch.delenv("EVAE_LITE_SCALE", raising=False)
+    assert get_scale().name == "book"
+    monkeypatch.setenv("EVAE_LITE_SCALE", "smoke")
+    assert get_scale().name == "smoke"
+    assert get_scale("paper").name == "paper"  # the parameters cell wins over the env
+    with pytest.raises(ValueError, match="scale='huge'.*smoke, book, paper"):
+        get_scale("huge")
+
+
+def test_paper_scale_is_the_papers_mnist_setting():
+    p = SCALES["paper"]
+    assert (p.train_size, p.epochs, p.parzen_samples) == (None, 200, 10_000)
+
+
+def test_unit_correlation_finds_copies():
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(1000, 1, generator=g), torch.randn(1000, 1, generator=g)
+    mu = torch.cat([a, -2 * a, b, torch.zeros(1000, 1)], 1)  # unit 1 copies unit 0
+    c = unit_correlation(mu)
+    assert c[0, 1] == pytest.approx(1.0, abs=1e-5) and c[0, 2] < 0.1
+    assert torch.all(c[3] == 0)  # a dead unit correlates with nothing
+
+
+def test_reconstruct_uses_the_assigned_epitome():
+    torch.manual_seed(0)
+    m = build_model(ModelConfig("evae", D=4, K=2, H=8, x_dim=6)).eval()
+    x = torch.rand(5, 6)
+    y = torch.tensor([0, 1, 0, 1, 1])
+    r = reconstruct(m, x, y)
+    mu, _ = m.posterior(x, y)
+    torch.testing.assert_close(r, torch.sigmoid(m.decode(mu, y)))
+    assert r.shape == (5, 6)
+
+
+def test_image_grid_layout():
+    imgs = torch.arange(6 * 4, dtype=torch.float32).reshape(6, 4) / 24
+    g = image_grid(imgs, (2, 2), ncol=4, pad=1)
+    assert g.shape == (2 * 3 - 1, 4 * 3 - 1)
+    assert g[0, 0] == imgs[0, 0] and g[3, 0] == imgs[4, 0]  # 5th image starts row 2
+
+
+def test_slider_figure_has_one_frame_per_step():
+    torch.manual_seed(0)
+    m = build_model(ModelConfig("vae", D=3, H=8, x_dim=16))
+    frames = latent_traversal_frames(m, [0, 2], [-1.0, 0.0, 1.0])
+    assert [f[0] for f in frames] == ["-1.0", "+0.0", "+1.0"]
+    fig = image_slider(frames, (4, 4), ncol=2)
+    assert len(fig.frames) == 3 and len(fig.layout.sliders[0].steps) == 3
+    z0, z2 = fig.frames[0].data[0].z, fig.frames[2].data[0].z
+    assert z0 is not None and (z0 != z2).any()  # moving an active unit changes the image
