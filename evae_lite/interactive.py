@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import base64
+import io
+
 import numpy as np
 import torch
 
 from .plotting import image_grid
 
 
-def _as_uint8(grid: np.ndarray) -> np.ndarray:
-    """Ink-on-white 0..255 integers: small to embed in the page, and how the paper shows digits."""
-    return np.round((1 - np.clip(grid, 0, 1)) * 255).astype(np.uint8)
+def png_uri(grid: np.ndarray, ink: bool = True) -> str:
+    """A grey image in [0, 1] as a PNG data URI: small enough to embed many frames in a
+    static page (a few kB each, instead of a JSON array of every pixel). ink: draw 1 as black
+    on white (digits, as the paper shows them); False: 1 is white (faces)."""
+    from PIL import Image
+
+    v = np.clip(grid, 0, 1)
+    a = np.round((1 - v if ink else v) * 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(a, mode="L").save(buf, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
 def image_slider(
@@ -20,6 +31,8 @@ def image_slider(
     ncol: int = 10,
     title: str = "",
     slider_label: str = "",
+    scale: int = 2,
+    ink: bool = True,
 ):
     """A plotly figure showing one image grid per slider step (works with no kernel).
 
@@ -27,14 +40,14 @@ def image_slider(
     """
     import plotly.graph_objects as go
 
-    grids = [_as_uint8(image_grid(imgs, image_shape, ncol)) for _, imgs in frames]
-
-    def heat(g):
-        return go.Heatmap(z=g, colorscale="gray", zmin=0, zmax=255, showscale=False)
-
+    grids = [image_grid(imgs, image_shape, ncol) for _, imgs in frames]
+    h, w = grids[0].shape
     fig = go.Figure(
-        data=[heat(grids[0])],
-        frames=[go.Frame(data=[heat(g)], name=str(i)) for i, g in enumerate(grids)],
+        data=[go.Image(source=png_uri(grids[0], ink))],
+        frames=[
+            go.Frame(data=[go.Image(source=png_uri(g, ink))], name=str(i))
+            for i, g in enumerate(grids)
+        ],
     )
     steps = [
         dict(
@@ -44,15 +57,14 @@ def image_slider(
         )
         for i, (label, _) in enumerate(frames)
     ]
-    h, w = grids[0].shape
     fig.update_layout(
-        title=title,
+        title=dict(text=title, font=dict(size=13)),
         sliders=[dict(active=0, steps=steps, currentvalue=dict(prefix=slider_label))],
-        xaxis=dict(visible=False, scaleanchor="y", constrain="domain"),
-        yaxis=dict(visible=False, autorange="reversed"),
-        width=min(900, 60 + 2 * w),
-        height=min(900, 160 + 2 * h),
-        margin=dict(l=10, r=10, t=40, b=10),
+        xaxis=dict(visible=False),
+        yaxis=dict(visible=False),
+        width=max(420, 40 + scale * w),
+        height=170 + scale * h,
+        margin=dict(l=20, r=20, t=50, b=20),
     )
     return fig
 

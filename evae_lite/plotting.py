@@ -7,12 +7,13 @@ import torch
 
 
 def image_grid(images: torch.Tensor, image_shape: tuple[int, int], ncol: int = 10, pad: int = 1):
-    """Tile (n, H*W) images in [0, 1] into one (rows*(H+pad)-pad, ncol*(W+pad)-pad) array."""
+    """Tile (n, H*W) images in [0, 1] into one (rows*(H+pad)-pad, ncol*(W+pad)-pad) array;
+    the padding is background (0), shown white since the book draws ink black on white."""
     x = images.detach().float().cpu().clamp(0, 1).numpy().reshape(-1, *image_shape)
     n, h, w = x.shape
     ncol = min(ncol, n)
     nrow = -(-n // ncol)
-    grid = np.ones((nrow * (h + pad) - pad, ncol * (w + pad) - pad), dtype=np.float32)
+    grid = np.zeros((nrow * (h + pad) - pad, ncol * (w + pad) - pad), dtype=np.float32)
     for i in range(n):
         r, c = divmod(i, ncol)
         grid[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = x[i]
@@ -28,7 +29,7 @@ def save_grid(path, images, image_shape, ncol: int = 10, title: str | None = Non
 
     grid = image_grid(images, image_shape, ncol)
     fig, ax = plt.subplots(figsize=(grid.shape[1] / 40 + 0.5, grid.shape[0] / 40 + 0.8))
-    ax.imshow(grid, cmap="gray", vmin=0, vmax=1)
+    ax.imshow(grid, cmap="gray_r", vmin=0, vmax=1)
     ax.axis("off")
     if title:
         ax.set_title(title, fontsize=9)
@@ -56,14 +57,16 @@ def plot_units(report, ax=None, title: str | None = None):
     return ax
 
 
-def grid_figure(panels, image_shape, ncol: int = 10, width: float = 4.0):
-    """Side-by-side image grids: panels = [(title, images (n, H*W))]; returns the figure."""
+def grid_figure(panels, image_shape, ncol: int = 10, width: float = 4.0, ink: bool = True):
+    """Side-by-side image grids: panels = [(title, images (n, H*W))]; returns the figure.
+    ink: 1 drawn black on white (digits); False: 1 is white (faces)."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(panels), figsize=(width * len(panels), width * 1.05))
     axes = np.atleast_1d(axes)
     for ax, (title, images) in zip(axes, panels):
-        ax.imshow(image_grid(images, image_shape, ncol), cmap="gray_r", vmin=0, vmax=1)
+        grid = image_grid(images, image_shape, ncol)
+        ax.imshow(grid, cmap="gray_r" if ink else "gray", vmin=0, vmax=1)
         ax.set_title(title, fontsize=10)
         ax.axis("off")
     fig.tight_layout()
