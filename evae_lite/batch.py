@@ -31,6 +31,17 @@ def chapters(paths: list[str] | None = None) -> list[Path]:
     return sorted((ROOT / "book").glob("[0-9]*.ipynb"))
 
 
+def strip_injected(path: Path) -> None:
+    """Remove papermill's injected-parameters cells, keeping every other cell and output."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    cells = [c for c in nb.cells if "injected-parameters" not in c.metadata.get("tags", [])]
+    if len(cells) != len(nb.cells):
+        nb.cells = cells
+        nbformat.write(nb, path)
+
+
 def run(paths, scale: str, out_dir: Path | None, inplace: bool = False, timeout=None) -> int:
     import papermill as pm
     from tqdm.auto import tqdm
@@ -52,12 +63,16 @@ def run(paths, scale: str, out_dir: Path | None, inplace: bool = False, timeout=
             pm.execute_notebook(
                 str(nb),
                 str(target),
-                parameters={"scale": scale},
+                # In place, the scale comes from the environment: an injected cell saying
+                # scale="book" would make the committed chapter ignore EVAE_LITE_SCALE.
+                parameters={} if inplace else {"scale": scale},
                 cwd=str(nb.parent),
                 kernel_name="python3",
                 progress_bar=False,
                 execution_timeout=timeout,
             )
+            if inplace:
+                strip_injected(target)
             status = "ok"
         except Exception as e:  # papermill raises PapermillExecutionError with the cell
             failed.append(nb.name)

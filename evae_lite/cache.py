@@ -12,6 +12,7 @@ The cache lives in ``EVAE_LITE_RESULTS`` (default: ``<user cache>/evae_lite/resu
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import hashlib
 import json
@@ -23,8 +24,13 @@ from typing import Any, Callable
 
 import torch
 
-# Modules whose code determines a trained model or a measurement.
-_CODE = ("config", "epitomes", "nets", "models", "assignment", "train", "measure", "parzen", "iwae")
+# Modules whose code determines each kind of result.
+_MODEL_CODE = ("config", "epitomes", "nets", "models", "assignment", "train")
+CODE = {
+    "model": _MODEL_CODE,
+    "parzen": (*_MODEL_CODE, "parzen"),
+    "iwae": (*_MODEL_CODE, "iwae"),
+}
 _PKG = Path(__file__).parent
 
 
@@ -37,11 +43,30 @@ def cache_dir() -> Path:
     return Path(pooch.os_cache("evae_lite")) / "results"
 
 
-def code_version() -> str:
-    """Hash of the package modules that compute results (any edit makes new entries)."""
+def _code_of(name: str) -> str:
+    """A module's syntax tree without docstrings: edits to comments, docstrings or layout do
+    not change it, edits to what runs do."""
+    tree = ast.parse((_PKG / f"{name}.py").read_text())
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(body, list)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree)
+
+
+def code_version(kind: str = "model") -> str:
+    """Hash of the code of the package modules that compute results of this kind (any
+    other kind uses every module listed in CODE)."""
+    names = CODE.get(kind, sorted({n for v in CODE.values() for n in v}))
     h = hashlib.sha256()
-    for name in _CODE:
-        h.update((_PKG / f"{name}.py").read_bytes())
+    for name in names:
+        h.update(_code_of(name).encode())
     return h.hexdigest()[:16]
 
 
@@ -65,7 +90,7 @@ def _jsonable(v: Any):
 
 def make_key(kind: str, **parts) -> str:
     """A stable hash of the kind of result, its inputs and the code version."""
-    spec = {"kind": kind, "code": code_version(), **_jsonable(parts)}
+    spec = {"kind": kind, "code": code_version(kind), **_jsonable(parts)}
     blob = json.dumps(spec, sort_keys=True, default=str)
     return f"{kind}-{hashlib.sha256(blob.encode()).hexdigest()[:20]}"
 

@@ -32,8 +32,20 @@ def test_key_changes_with_config_data_and_code(monkeypatch):
     assert k != make_key("model", model=CFG.replace(H=17), train=TCFG, x_train=_x())
     assert k != make_key("model", model=CFG, train=TCFG.replace(seed=1), x_train=_x())
     assert k != make_key("model", model=CFG, train=TCFG, x_train=_x(seed=1))
-    monkeypatch.setattr(cache, "code_version", lambda: "edited")
+    monkeypatch.setattr(cache, "code_version", lambda kind: "edited")
     assert k != make_key("model", model=CFG, train=TCFG, x_train=_x())
+
+
+def test_code_version_ignores_docstrings_and_comments(tmp_path, monkeypatch):
+    src = 'def f(x):\n    """Doc."""\n    return x + 1  # one\n'
+    (tmp_path / "m.py").write_text(src)
+    monkeypatch.setattr(cache, "_PKG", tmp_path)
+    monkeypatch.setattr(cache, "CODE", {"model": ("m",)})
+    v = cache.code_version("model")
+    (tmp_path / "m.py").write_text('def f(x):\n    """Other words."""\n\n    return x + 1\n')
+    assert cache.code_version("model") == v
+    (tmp_path / "m.py").write_text("def f(x):\n    return x + 2\n")
+    assert cache.code_version("model") != v
 
 
 def test_corrupt_entry_is_detected_and_recomputed(tmp_path):
