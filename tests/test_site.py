@@ -1,0 +1,254 @@
+"""The built book in a real browser, with no network: every page of the toc loads with no
+JavaScript error and no request to another host, every plotly figure is drawn, sliders move
+their figures, widgets and math render.
+
+Builds the book once (``python -m evae_lite.site build``) unless ``_build/html`` is fresh, serves
+it on 127.0.0.1 and drives Debian's chromium through playwright. Skips when playwright or
+chromium is missing, unless $CI is set (then it fails). $EVAE_LITE_TOC picks another toc.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from evae_lite import site
+
+ROOT = Path(__file__).resolve().parent.parent
+HTML = ROOT / "_build" / "html"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+BUILD_TIMEOUT = 1800  # seconds; with committed outputs a build takes well under a minute
+
+
+def _unavailable(reason: str):
+    """Skip, or fail when running under CI (where the browser test must run)."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set, so this is a failure)")
+    pytest.skip(reason)
+
+
+def _chromium() -> str | None:
+    for candidate in (os.environ.get("CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium")):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    return None
+
+
+def _inputs() -> list[Path]:
+    """Files whose change makes a build stale."""
+    files = [ROOT / "_config.yml", ROOT / site.default_toc(), ROOT / "evae_lite" / "site.py"]
+    vendor = ROOT / site.VENDOR
+    for p in (ROOT / "book").rglob("*"):
+        if p.is_file() and vendor not in p.parents and ".ipynb_checkpoints" not in p.parts:
+            files.append(p)
+    return files
+
+
+def _fresh() -> bool:
+    """Whether _build/html is from a build that passed its checks, newer than every input."""
+    stamp = HTML / site.STAMP
+    if os.environ.get("EVAE_LITE_REBUILD") or not stamp.is_file():
+        return False
+    if json.loads(stamp.read_text()).get("toc") != site.default_toc():
+        return False
+    built = stamp.stat().st_mtime
+    return all(p.stat().st_mtime < built for p in _inputs() if p.exists())
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("playwright is not installed (pip install playwright)")
+    exe = _chromium()
+    if exe is None:
+        _unavailable("chromium is not installed (apt-get update && apt-get install -y chromium)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def built_site(browser):
+    """_build/html, built once per session unless already fresh."""
+    if not _fresh():
+        if shutil.which("npm") is None and not (ROOT / site.VENDOR / "VERSIONS.json").exists():
+            _unavailable("npm is needed to fetch MathJax/require.js/widgets for the book")
+        r = subprocess.run(
+            [sys.executable, "-m", "evae_lite.site", "build"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=BUILD_TIMEOUT,
+        )
+        if r.returncode != 0:
+            pytest.fail(f"the book does not build:\n{r.stdout[-6000:]}\n{r.stderr[-6000:]}")
+    return HTML
+
+
+@pytest.fixture(scope="module")
+def server(built_site):
+    """An http.server on 127.0.0.1 (free port) serving _build/html; yields its base URL."""
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(built_site))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+# JavaScript run in the page
+ALL_DRAWN = """() => [...document.querySelectorAll('.plotly-graph-div')]
+    .every(d => d.querySelector('svg.main-svg'))"""
+NOT_DRAWN = """() => [...document.querySelectorAll('.plotly-graph-div')]
+    .map((d, i) => d.querySelector('svg.main-svg') ? -1 : i).filter(i => i >= 0)"""
+WITH_SLIDERS = """() => [...document.querySelectorAll('.plotly-graph-div')]
+    .map((d, i) => (d.layout && d.layout.sliders && d.layout.sliders.length) ? i : -1)
+    .filter(i => i >= 0)"""
+# what the figure draws: its data and the first svg (the plot, without the slider layer)
+SNAPSHOT = """(i) => {
+    const d = document.querySelectorAll('.plotly-graph-div')[i];
+    return JSON.stringify(d.data) + d.querySelector('svg.main-svg').innerHTML;
+}"""
+SLIDER_STATE = """(i) => {
+    const d = document.querySelectorAll('.plotly-graph-div')[i];
+    const s = d._fullLayout.sliders[0];
+    return {active: s.active, n: s.steps.length};
+}"""
+CHANGED = """([i, before]) => {
+    const d = document.querySelectorAll('.plotly-graph-div')[i];
+    return JSON.stringify(d.data) + d.querySelector('svg.main-svg').innerHTML !== before;
+}"""
+WIDGETS = """() => [...document.querySelectorAll(
+        'script[type="application/vnd.jupyter.widget-view+json"]')]
+    .map(s => { const p = s.previousElementSibling;
+                return !!(p && p.classList.contains('widget-subarea') && p.children.length); })"""
+MATHJAX_DONE = """() => (window.MathJax && MathJax.startup && MathJax.startup.promise)
+    ? MathJax.startup.promise.then(() => true) : true"""
+
+
+def _pages():
+    return site.toc_docs(ROOT)
+
+
+@pytest.mark.parametrize("doc", _pages())
+def test_page_offline_and_interactive(browser, server, doc):
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    external, errors, bad_responses = [], [], []
+
+    def route(r):
+        u = urlparse(r.request.url)
+        if u.scheme in ("http", "https", "ws", "wss") and u.hostname != "127.0.0.1":
+            external.append(r.request.url)
+            r.abort()
+        else:
+            r.continue_()
+
+    context.route("**/*", route)
+    page = context.new_page()
+    page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+    page.on("console", lambda m: m.type == "error" and errors.append(f"console: {m.text}"))
+    page.on("websocket", lambda ws: external.append(ws.url))
+    page.on("response", lambda r: r.status >= 400 and bad_responses.append(f"{r.status} {r.url}"))
+    in_flight = _track_requests(page)
+    try:
+        page.goto(f"{server}/{doc}.html", wait_until="load")
+        _wait_idle(page, in_flight)
+        page.evaluate(MATHJAX_DONE)
+
+        problems = []
+        if page.locator(".plotly-graph-div").count():
+            try:
+                page.wait_for_function(ALL_DRAWN, timeout=15_000)
+            except Exception:
+                problems.append(f"plotly figures {page.evaluate(NOT_DRAWN)} were not drawn")
+        for i in page.evaluate(WITH_SLIDERS):
+            problems += _move_slider(page, i)
+        if page.locator("span.math, div.math").count():
+            if page.locator("mjx-container").count() == 0:
+                problems.append("the page has math but MathJax rendered none of it")
+        try:
+            page.wait_for_function(f"() => ({WIDGETS})().every(x => x)", timeout=10_000)
+        except Exception:
+            problems.append(f"widgets rendered (per widget view): {page.evaluate(WIDGETS)}")
+        page.wait_for_timeout(200)  # let late errors arrive
+    finally:
+        context.close()
+
+    where = f"{doc}.html"
+    assert not external, f"{where} requested other hosts (must be offline): {external}"
+    assert not errors, f"{where} had JavaScript errors: {errors}"
+    assert not bad_responses, f"{where} had failed requests: {bad_responses}"
+    assert not problems, f"{where}: " + "; ".join(problems)
+
+
+def _track_requests(page) -> set:
+    """The requests of the page still in flight (chromium's own 'networkidle' proved flaky)."""
+    in_flight = set()
+    page.on("request", lambda r: in_flight.add(r))
+    page.on("requestfinished", lambda r: in_flight.discard(r))
+    page.on("requestfailed", lambda r: in_flight.discard(r))
+    return in_flight
+
+
+def _wait_idle(page, in_flight: set, quiet_ms: int = 500, timeout_s: float = 20) -> None:
+    """Wait until no request has been in flight for quiet_ms (at most timeout_s)."""
+    deadline, quiet = time.monotonic() + timeout_s, 0
+    while quiet < quiet_ms and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+        quiet = quiet + 100 if not in_flight else 0
+
+
+def _move_slider(page, i: int) -> list[str]:
+    """Click the far end of figure i's slider rail; the figure must change."""
+    fig = page.locator(".plotly-graph-div").nth(i)
+    fig.scroll_into_view_if_needed()
+    state = page.evaluate(SLIDER_STATE, i)
+    if state["n"] < 2:
+        return []
+    rail = fig.locator(".slider-rail-touch-rect").first
+    box = rail.bounding_box()
+    if box is None:
+        return [f"figure {i}: its slider has no rail to click"]
+    to_end = state["active"] < state["n"] - 1
+    x = box["x"] + (box["width"] - 3 if to_end else 3)
+    before = page.evaluate(SNAPSHOT, i)
+    page.mouse.click(x, box["y"] + box["height"] / 2)
+    try:
+        page.wait_for_function(CHANGED, arg=[i, before], timeout=5_000)
+    except Exception:
+        return [
+            f"figure {i}: moving its slider (step {state['active']} of {state['n']}) did "
+            "not change the figure"
+        ]
+    after = page.evaluate(SLIDER_STATE, i)
+    if after["active"] == state["active"]:
+        return [f"figure {i}: the slider did not move"]
+    return []
