@@ -1,0 +1,48 @@
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from evae_lite import ModelConfig, TrainConfig
+from evae_lite.sweep import Job, cached_result, sweep
+
+
+def _jobs():
+    t = TrainConfig(epochs=1, batch_size=50)
+    kw = dict(train_size=200, eval_size=100, parzen_samples=100)
+    return [
+        Job(ModelConfig("vae", D=4, H=16), t, **kw),
+        Job(ModelConfig("evae", D=4, K=2, H=16), t, **kw),
+        Job(ModelConfig("mvae", D=4, K=2, H=16), t, **kw, measures=("units",)),
+    ]
+
+
+class Refuse:
+    def submit(self, *a, **k):
+        raise AssertionError("a cached job was run again")
+
+
+def test_sweep_runs_missing_jobs_in_workers_then_reads_the_cache(data_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("EVAE_LITE_RESULTS", str(tmp_path))
+    jobs = _jobs()
+    assert all(cached_result(j) is None for j in jobs)
+    res = sweep(jobs, workers=2, progress=False)
+    assert [r["D"] for r in res] == [4, 4, 4]
+    assert all(0 <= r["active_units"] <= 4 for r in res)
+    assert "parzen" in res[0] and "parzen" not in res[2]
+    assert res[2]["component_H"] >= 1
+    again = sweep(jobs, executor=Refuse(), progress=False)
+    assert again == res
+
+
+def test_sweep_through_another_executor(data_dir, tmp_path, monkeypatch):
+    """Any concurrent.futures-style executor (submitit, a Ray pool) can run the grid."""
+    monkeypatch.setenv("EVAE_LITE_RESULTS", str(tmp_path))
+    jobs = _jobs()[:1]
+    with ThreadPoolExecutor(1) as ex:
+        (r,) = sweep(jobs, executor=ex, progress=False)
+    assert cached_result(jobs[0]) == r
+
+
+def test_bad_measure():
+    with pytest.raises(ValueError, match="fid"):
+        Job(ModelConfig(), TrainConfig(), measures=("fid",))
