@@ -13,6 +13,7 @@ The cache lives in ``EVAE_LITE_RESULTS`` (default: ``<user cache>/evae_lite/resu
 from __future__ import annotations
 
 import ast
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -159,19 +160,43 @@ def cached_train(
     progress: bool = True,
     root: Path | None = None,
 ):
-    """`train.train` through the cache: returns a TrainResult, training only when needed."""
-    from .train import EpochStats, TrainResult, model_from_checkpoint, resolve_device, train
+    """`train.train` through the cache: returns a TrainResult, training only when needed.
+    Processes that ask for the same model at once train it once: the others wait."""
+    from .train import resolve_device
 
     key = make_key("model", model=model_cfg, train=train_cfg, x_train=x_train, x_val=x_val)
     e = Entry(key, root)
     ckpt = e.dir / "checkpoint.pt"
     device = resolve_device(train_cfg.device)
+    e.dir.mkdir(parents=True, exist_ok=True)
+    with _locked(e.dir / ".lock"):  # another process training this entry: wait for it
+        return _train_entry(e, ckpt, device, model_cfg, train_cfg, x_train, x_val, binary, progress)
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    """An exclusive lock on `path` across processes (POSIX flock; a no-op elsewhere)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        yield
+        return
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _train_entry(e, ckpt, device, model_cfg, train_cfg, x_train, x_val, binary, progress):
+    from .train import EpochStats, TrainResult, model_from_checkpoint, train
+
     if e.valid():
         model, ck = model_from_checkpoint(ckpt, map_location=device)
         history = [EpochStats(**h) for h in ck["history"]]
         y = ck["y"] if model.n_epitomes > 1 else None
         return TrainResult(model, history, y)
-    e.dir.mkdir(parents=True, exist_ok=True)
     try:
         res = train(
             model_cfg, train_cfg, x_train, x_val, binary=binary, checkpoint=ckpt, progress=progress

@@ -77,3 +77,24 @@ def test_cached_json(tmp_path):
     (e / "result.json").write_text('{"parzen": 99}')  # tampered
     with pytest.warns(UserWarning, match="corrupt"):
         assert cached_json("m", compute, root=tmp_path, a=1) == {"parzen": 1.5}
+
+
+def test_concurrent_requests_train_once(tmp_path, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    calls = []
+    real = train_mod.train
+
+    def counting(*a, **k):
+        calls.append(1)
+        return real(*a, **k)
+
+    monkeypatch.setattr(train_mod, "train", counting)
+    with ThreadPoolExecutor(2) as ex:
+        futs = [
+            ex.submit(cached_train, CFG, TCFG, _x(), progress=False, root=tmp_path)
+            for _ in range(2)
+        ]
+        a, b = (f.result() for f in futs)
+    assert len(calls) == 1
+    assert all(torch.equal(v, b.model.state_dict()[k]) for k, v in a.model.state_dict().items())
