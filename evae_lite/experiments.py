@@ -1,0 +1,104 @@
+"""The paper's quantitative experiments as grids of sweep jobs, at each scale.
+
+`paper` is the paper's stated settings (section 5, appendix 9.3); `book` shrinks epochs, data
+and grid so that every table runs overnight on a 2-core laptop (each chapter says how);
+`smoke` runs in seconds. A test checks the paper-scale grids against the paper's text.
+"""
+
+from __future__ import annotations
+
+from .config import ModelConfig, TrainConfig
+from .sweep import Job
+
+# Per scale: MNIST epochs, faces epochs, training images, evaluation images, Parzen samples.
+_SCALE = {
+    "smoke": dict(epochs=1, faces_epochs=2, train_size=1000, eval_size=500, parzen=500),
+    "book": dict(epochs=10, faces_epochs=300, train_size=None, eval_size=None, parzen=10_000),
+    "paper": dict(epochs=200, faces_epochs=250, train_size=None, eval_size=None, parzen=10_000),
+}
+
+
+def _s(scale: str) -> dict:
+    if scale not in _SCALE:
+        raise ValueError(f"scale={scale!r} is not allowed: choose one of {', '.join(_SCALE)}")
+    return _SCALE[scale]
+
+
+def _job(cfg: ModelConfig, scale: str, dataset="mnist", **tag) -> Job:
+    s = _s(scale)
+    epochs = s["faces_epochs"] if dataset == "faces" else s["epochs"]
+    return Job(
+        cfg,
+        TrainConfig(epochs=epochs, batch_size=100, lr=1e-3),
+        dataset=dataset,
+        train_size=s["train_size"],
+        eval_size=s["eval_size"],
+        parzen_samples=s["parzen"],
+        tag=tag,
+    )
+
+
+def _trio(D, L, H, Ks, scale, dataset="mnist"):
+    """VAE, and mVAE and eVAE for each K, at one (D, L, H). Epitomes do not overlap, so a K
+    that does not divide D is left out (Table 4's K = 3 at D = 8: the paper does not say how
+    it tiled 8 units with 3-unit epitomes)."""
+    jobs = [_job(ModelConfig("vae", D=D, L=L, H=H), scale, dataset, model="VAE", D=D, L=L, H=H)]
+    for name, kind in (("mVAE", "mvae"), ("eVAE", "evae")):
+        for K in (k for k in Ks if D % k == 0):
+            cfg = ModelConfig(kind, D=D, K=K, stride=K, L=L, H=H)
+            jobs.append(_job(cfg, scale, dataset, model=name, D=D, L=L, H=H, K=K))
+    return jobs
+
+
+def fig7_jobs(scale: str = "book") -> list[Job]:
+    """Fig. 7: Parzen log-density against epitome size K (non-overlapping), one hidden layer
+    of 500 units, D in {8, 24, 48}; VAE and mVAE references of the same D."""
+    Ks = {8: [1, 2, 4], 24: [2, 3, 4, 6, 8, 12], 48: [2, 3, 4, 6, 8, 12, 16, 24]}
+    if scale == "smoke":
+        Ks = {8: [2, 4]}
+    return [j for D, k in Ks.items() for j in _trio(D, 1, 500, k, scale)]
+
+
+def table4_jobs(scale: str = "book") -> list[Job]:
+    """Table 4 (MNIST): D in {8, 24, 48}, L in {1, 2, 3}, H in {500, 1000}; best of K in {3, 4}."""
+    Ds, Ls, Hs = (8, 24, 48), (1, 2, 3), (500, 1000)
+    if scale == "smoke":
+        Ds, Ls, Hs = (8,), (1,), (500,)
+    return [j for D in Ds for L in Ls for H in Hs for j in _trio(D, L, H, (3, 4), scale)]
+
+
+def table1_jobs(scale: str = "book") -> list[Job]:
+    """Table 1 (TFD; here the Olivetti faces): D in {15, 25, 50}, K = 5, L in {2, 3},
+    H in {500, 1000}, Gaussian decoder."""
+    Ds, Ls, Hs = (15, 25, 50), (2, 3), (500, 1000)
+    if scale == "smoke":
+        Ds, Ls, Hs = (15,), (2,), (500,)
+    return [j for D in Ds for L in Ls for H in Hs for j in _trio(D, L, H, (5,), scale, "faces")]
+
+
+def table2_jobs(scale: str = "book") -> list[Job]:
+    """Table 2: L_5000 of VAE and eVAE (K = 25), D in {50, 100, 200}, two hidden layers of 200
+    units, the 8-stage schedule of Burda et al. (3**i epochs at 1e-3 * 10**(-i/7))."""
+    s = _s(scale)
+    stages = {"smoke": 1, "book": 5, "paper": 8}[scale]
+    k = {"smoke": 50, "book": 5000, "paper": 5000}[scale]
+    n_test = {"smoke": 100, "book": 1000, "paper": 10_000}[scale]
+    jobs = []
+    for D in (50, 100, 200):
+        for name, cfg in (
+            ("VAE", ModelConfig("vae", D=D, L=2, H=200)),
+            ("eVAE", ModelConfig("evae", D=D, K=25, stride=25, L=2, H=200)),
+        ):
+            jobs.append(
+                Job(
+                    cfg,
+                    TrainConfig(schedule="burda", stages=stages, batch_size=100, lr=1e-3),
+                    train_size=s["train_size"],
+                    eval_size=s["eval_size"],
+                    measures=("units", "iwae"),
+                    iwae_k=k,
+                    iwae_size=n_test,
+                    tag=dict(model=name, D=D),
+                )
+            )
+    return jobs
