@@ -57,19 +57,23 @@ def plot_units(report, ax=None, title: str | None = None):
     return ax
 
 
-def grid_figure(panels, image_shape, ncol: int = 10, width: float = 4.0, ink: bool = True):
+def grid_figure(
+    panels, image_shape, ncol: int = 10, width: float = 4.0, ink: bool = True, title=None
+):
     """Side-by-side image grids: panels = [(title, images (n, H*W))]; returns the figure.
-    ink: 1 drawn black on white (digits); False: 1 is white (faces)."""
+    ink: 1 drawn black on white (digits); False: 1 is white (faces). title: above them all."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(panels), figsize=(width * len(panels), width * 1.05))
     axes = np.atleast_1d(axes)
-    for ax, (title, images) in zip(axes, panels):
+    for ax, (panel_title, images) in zip(axes, panels):
         grid = image_grid(images, image_shape, ncol)
         ax.imshow(grid, cmap="gray_r" if ink else "gray", vmin=0, vmax=1)
-        ax.set_title(title, fontsize=10)
+        ax.set_title(panel_title, fontsize=10)
         ax.axis("off")
     fig.tight_layout()
+    if title:
+        fig.suptitle(title, y=1.0, va="bottom")
     return fig
 
 
