@@ -25,6 +25,8 @@ from typing import Any, Callable
 
 import torch
 
+from .data import sha256_file
+
 # Modules whose code determines each kind of result.
 _MODEL_CODE = ("config", "epitomes", "nets", "models", "assignment", "train")
 CODE = {
@@ -96,14 +98,6 @@ def make_key(kind: str, **parts) -> str:
     return f"{kind}-{hashlib.sha256(blob.encode()).hexdigest()[:20]}"
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 class Entry:
     """One cache entry: a directory with files and a manifest of their sha256 sums."""
 
@@ -119,7 +113,7 @@ class Entry:
             return False
         try:
             files = json.loads(self.manifest.read_text())["files"]
-            ok = all(_sha256(self.dir / f) == h for f, h in files.items())
+            ok = all(sha256_file(self.dir / f) == h for f, h in files.items())
         except (OSError, ValueError, KeyError, TypeError):
             ok = False
         if not ok:
@@ -129,7 +123,7 @@ class Entry:
 
     def seal(self, files: list[str], info: dict | None = None) -> None:
         """Record the hashes of `files`: from now on the entry counts as complete."""
-        data = {"files": {f: _sha256(self.dir / f) for f in files}, "info": info or {}}
+        data = {"files": {f: sha256_file(self.dir / f) for f in files}, "info": info or {}}
         tmp = self.manifest.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=1))
         os.replace(tmp, self.manifest)

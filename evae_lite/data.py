@@ -138,7 +138,7 @@ def _resolve_cache_dir(cache_dir: str | os.PathLike | None) -> Path:
     return Path(pooch.os_cache("evae_lite"))
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     """Hex sha256 of a file, read in chunks."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -153,7 +153,7 @@ def _check_file(path: Path, expected_sha256: str, verify: bool) -> str:
         raise DataError(f"data file not found: {path}; {_HOW_TO_PROVIDE}")
     if not verify:
         return "sha256 not checked"
-    actual = _sha256(path)
+    actual = sha256_file(path)
     if actual != expected_sha256:
         raise DataError(
             f"sha256 mismatch for {path}: expected {expected_sha256}, got {actual}. "
