@@ -71,7 +71,9 @@ def grid_figure(
         ax.imshow(grid, cmap="gray_r" if ink else "gray", vmin=0, vmax=1)
         ax.set_title(panel_title, fontsize=10)
         ax.axis("off")
-    fig.tight_layout()
+    # Leave a strip at the top for a title over all panels (fig.suptitle(..., y=1.0,
+    # va="bottom") or `title`), clear of the panels' own titles.
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
     if title:
         fig.suptitle(title, y=1.0, va="bottom")
     return fig
