@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from .config import LIKELIHOODS, MODELS, SCHEDULES, ModelConfig, TrainConfig
+from .config import MODELS, SCHEDULES, ModelConfig, TrainConfig
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
@@ -240,4 +240,4 @@ def main(argv=None) -> int:
         return 2
 
 
-__all__ = ["main", "build_parser", "LIKELIHOODS"]
+__all__ = ["main", "build_parser"]
