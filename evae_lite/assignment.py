@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from .memory import keep_freed_memory
+
 
 @torch.no_grad()
 def assign_epitomes(
@@ -13,12 +15,18 @@ def assign_epitomes(
     batch_size: int = 1000,
     n_samples: int = 0,
     generator: torch.Generator | None = None,
+    max_rows: int = 4096,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """y* = argmin_y cost(x, y) for every row of x (N, P), all epitomes per batch at once.
 
     n_samples = 0 evaluates the cost at the posterior mean; n > 0 averages n reparameterized
     samples shared across epitomes. Returns y* (N,) long and the whole cost matrix (N, Y).
+    The batch is cut so that at most ~max_rows decoder rows (batch * Y * samples) are alive at
+    once: small temporaries stay in cache and memory is bounded whatever Y is.
     """
+    keep_freed_memory()
+    rows_per_x = model.n_epitomes * max(n_samples, 1)
+    batch_size = max(1, min(batch_size, max_rows // rows_per_x))
     was_training = model.training
     model.eval()
     costs = torch.cat(

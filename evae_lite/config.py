@@ -126,13 +126,12 @@ class TrainConfig:
     seed: int = 0
     assign_z: str = "mean"
     assign_samples: int = 1
-    eval_samples: int = 1
     device: str = "auto"
 
     def __post_init__(self):
         _choice("schedule", self.schedule, SCHEDULES)
         _choice("assign_z", self.assign_z, ASSIGN_Z)
-        for name in ("epochs", "batch_size", "stages", "assign_samples", "eval_samples"):
+        for name in ("epochs", "batch_size", "stages", "assign_samples"):
             _positive_int(name, getattr(self, name))
         if not (isinstance(self.lr, (int, float)) and 0 < self.lr < 1):
             raise ValueError(f"lr={self.lr!r} is not allowed: need 0 < lr < 1")

@@ -20,6 +20,8 @@ import math
 
 import torch
 
+from .memory import keep_freed_memory
+
 
 @torch.no_grad()
 def log_likelihood(
@@ -28,7 +30,7 @@ def log_likelihood(
     k: int = 5000,
     *,
     batch_size: int = 100,
-    max_rows: int = 1 << 16,
+    max_rows: int = 1 << 12,
     seed: int = 0,
     progress: bool = False,
 ) -> torch.Tensor:
@@ -41,6 +43,7 @@ def log_likelihood(
         raise ValueError(f"k={k!r} is not allowed: need a positive integer")
     from tqdm.auto import tqdm
 
+    keep_freed_memory()
     model.eval()
     device = next(model.parameters()).device
     g = torch.Generator(device=device).manual_seed(seed)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .memory import keep_freed_memory
+
 DEFAULT_SIGMAS = tuple(float(s) for s in torch.logspace(-1, 0, 20).tolist())  # 0.1 .. 1
 
 
@@ -37,7 +39,7 @@ def parzen_log_density(
     samples: torch.Tensor,
     sigmas=DEFAULT_SIGMAS,
     *,
-    batch_size: int = 500,
+    batch_size: int = 100,
     dtype: torch.dtype | None = None,
 ) -> torch.Tensor:
     """log p(x) under the Parzen window of `samples` for every sigma: (N, len(sigmas)), float64.
@@ -50,6 +52,7 @@ def parzen_log_density(
         raise ValueError(f"sigmas={sigmas} is not allowed: need positive bandwidths")
     if x.shape[1:] != samples.shape[1:]:
         raise ValueError(f"x has shape {tuple(x.shape)} but samples {tuple(samples.shape)}")
+    keep_freed_memory()
     if dtype is None:
         dtype = torch.float64 if needs_float64(x, samples, min(sigmas)) else torch.float32
     s = samples.to(dtype)
@@ -62,14 +65,23 @@ def parzen_log_density(
         dtype=torch.float64,
         device=x.device,
     )
+    inv32 = inv.float().tolist()
+    e = torch.empty(min(batch_size, x.shape[0]), M, device=x.device)  # reused exp buffer
     out = []
     for i in range(0, x.shape[0], batch_size):
         d2 = _squared_distances(x[i : i + batch_size].to(dtype), s, s_sq)  # (n, M)
         # logsumexp_j(-d2_ij / 2 sigma^2) = -min_j d2_ij/2s^2 + log sum_j exp(-(d2 - min)/2s^2)
+        # After the shift every exponent is <= 0 and the largest is 0, so float32 suffices
+        # for the exp and the sum of M terms <= 1, even where the distances needed float64.
+        # Clamping at -87 keeps exp out of denormals; it adds at most M * 1.6e-38.
         d2_min = d2.min(1, keepdim=True).values
-        d2 -= d2_min
-        lse = torch.stack([torch.exp(d2 * c).sum(1).log() for c in inv], 1)  # (n, S)
-        out.append(lse.double() + d2_min.double() * inv.double())
+        shifted = (d2 - d2_min).float()
+        sums = []
+        for c in inv32:
+            torch.mul(shifted, c, out=e[: shifted.shape[0]])
+            sums.append(e[: shifted.shape[0]].clamp_min_(-87.0).exp_().sum(1))
+        lse = torch.stack(sums, 1).double().log()  # (n, S)
+        out.append(lse + d2_min.double() * inv.double())
     return torch.cat(out) - norm
 
 

@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from .assignment import assign_epitomes, balanced_order
 from .config import ModelConfig, TrainConfig
+from .memory import keep_freed_memory
 from .models import build_model
 
 
@@ -136,6 +137,7 @@ def train(
     images, dynamically binarized per minibatch when train_cfg.binarize is set.
     on_epoch_end(stats, model): called after each epoch's checkpoint (live plots, early exit).
     """
+    keep_freed_memory()
     device = resolve_device(train_cfg.device)
     if x_train.dim() != 2 or x_train.shape[1] != model_cfg.x_dim:
         raise ValueError(
