@@ -166,11 +166,19 @@ class Session:
             fig.write_html(Path(out) / f"{name}.html", include_plotlyjs="directory")
 
 
-def setup(scale: str | None = None, *, seed: int = 0, progress: bool | None = None) -> Session:
+def setup(
+    scale: str | None = None,
+    *,
+    seed: int = 0,
+    progress: bool | None = None,
+    describe: bool = True,
+) -> Session:
     """Start a chapter: resolve the scale, pick the GPU when there is one, seed, and say so.
 
     progress: show training progress bars; default on, except in headless batch runs
-    (EVAE_LITE_BATCH=1), whose saved notebooks should not carry live widgets."""
+    (EVAE_LITE_BATCH=1), whose saved notebooks should not carry live widgets.
+    describe: print what the scale means for `Session.train`; chapters whose models come
+    from the grids of `evae_lite.experiments` print the grid's own description instead."""
     import torch
 
     from .train import resolve_device
@@ -179,7 +187,8 @@ def setup(scale: str | None = None, *, seed: int = 0, progress: bool | None = No
     device = resolve_device("auto")
     torch.manual_seed(seed)
     where = torch.cuda.get_device_name(0) if device.type == "cuda" else "CPU"
-    print(f"{s.describe()}\ndevice: {where}; torch {torch.__version__}")
+    print(f"{s.describe() if describe else 'scale=' + s.name}")
+    print(f"device: {where}; torch {torch.__version__}")
     if progress is None:
         progress = os.environ.get("EVAE_LITE_BATCH", "") != "1"
     return Session(s, device, progress)

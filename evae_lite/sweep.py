@@ -54,16 +54,10 @@ def _result_key(job: Job) -> str:
     return make_key("job", **job.key_parts())
 
 
-def run_job(job: Job, threads: int | None = None) -> dict:
-    """Train (cached) and measure one job; returns a JSON-able dict. Runs in a worker."""
-    import torch
-
-    from .cache import cached_json, cached_train
+def _inputs(job: Job):
+    """The job's data set, model config completed for it, and its train/val/test images."""
     from .data import load_dataset
-    from .train import fixed_binarization
 
-    if threads:
-        torch.set_num_threads(threads)
     data = load_dataset(job.dataset)
     m = job.model.replace(
         x_dim=data.train.shape[1], likelihood="bernoulli" if data.binary else "gaussian"
@@ -71,9 +65,30 @@ def run_job(job: Job, threads: int | None = None) -> dict:
     x_train = data.train if job.train_size is None else data.train[: job.train_size]
     n = job.eval_size
     x_val, x_test = (data.val, data.test) if n is None else (data.val[:n], data.test[:n])
+    return data, m, x_train, x_val, x_test
+
+
+def trained(job: Job, progress: bool = False):
+    """The job's trained model (a TrainResult), from the results cache or trained now."""
+    from .cache import cached_train
+
+    data, m, x_train, x_val, _ = _inputs(job)
+    return cached_train(m, job.train, x_train, x_val, binary=data.binary, progress=progress)
+
+
+def run_job(job: Job, threads: int | None = None) -> dict:
+    """Train (cached) and measure one job; returns a JSON-able dict. Runs in a worker."""
+    import torch
+
+    from .cache import cached_json
+    from .train import fixed_binarization
+
+    if threads:
+        torch.set_num_threads(threads)
+    data, m, _, x_val, x_test = _inputs(job)
 
     def compute():
-        res = cached_train(m, job.train, x_train, x_val, binary=data.binary, progress=False)
+        res = trained(job)
         model = res.model
         dev = next(model.parameters()).device
         out = {

@@ -59,3 +59,13 @@ def test_slider_figure_has_one_frame_per_step():
     assert len(fig.frames) == 3 and len(fig.layout.sliders[0].steps) == 3
     s0, s2 = fig.frames[0].data[0].source, fig.frames[2].data[0].source
     assert s0.startswith("data:image/png;base64,") and s0 != s2  # an active unit changes it
+
+
+def test_setup_says_the_scale_and_optionally_what_it_means(monkeypatch, capsys):
+    from evae_lite.book import setup
+
+    setup("smoke")
+    assert SCALES["smoke"].describe() in capsys.readouterr().out
+    setup("smoke", describe=False)  # grid chapters print the grid's own description
+    out = capsys.readouterr().out
+    assert out.startswith("scale=smoke\n") and "training images" not in out

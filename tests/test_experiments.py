@@ -2,7 +2,7 @@
 
 import pytest
 
-from evae_lite.experiments import fig7_jobs, table1_jobs, table2_jobs, table4_jobs
+from evae_lite.experiments import describe, fig7_jobs, table1_jobs, table2_jobs, table4_jobs
 
 
 def _grid(jobs, *fields):
@@ -60,3 +60,23 @@ def test_fig7_paper_scale():
 def test_unknown_scale():
     with pytest.raises(ValueError, match="scale='huge'"):
         table4_jobs("huge")
+
+
+def test_book_scale_is_what_the_chapters_say():
+    """The chapters state these settings in prose; describe() prints them with every table."""
+    t4 = table4_jobs("book")
+    assert _grid(t4, "H") == {(500,)} and _grid(t4, "L") == {(1,), (2,), (3,)}
+    assert {j.model.epitome_size for j in t4 if j.model.model != "vae"} == {4}
+    for j in t4 + fig7_jobs("book"):
+        assert (j.train.epochs, j.train_size, j.eval_size) == (10, None, 2000)
+    t1 = table1_jobs("book")
+    assert {(j.model.L, j.model.H) for j in t1} == {(2, 500)} and len(t1) == 9
+    for j in table2_jobs("book"):
+        assert j.train.stages == 4 and j.train.total_epochs == 40
+        assert (j.iwae_k, j.iwae_size, j.train_size) == (5000, 200, None)
+    text = describe("book")
+    assert "all 50,000 MNIST training images, 10 epoch(s)" in text
+    assert "first 2,000 test images" in text and "10,000 samples" in text
+    assert "300 epochs" in describe("book", "faces")
+    with pytest.raises(ValueError, match="scale='tiny'"):
+        describe("tiny")

@@ -3,7 +3,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from evae_lite import ModelConfig, TrainConfig
-from evae_lite.sweep import Job, cached_result, sweep
+from evae_lite.sweep import Job, cached_result, sweep, trained
 
 
 def _jobs():
@@ -41,6 +41,13 @@ def test_sweep_through_another_executor(data_dir, tmp_path, monkeypatch):
     with ThreadPoolExecutor(1) as ex:
         (r,) = sweep(jobs, executor=ex, progress=False)
     assert cached_result(jobs[0]) == r
+    # the job's model comes back from the cache, not retrained: the same weights and epochs
+    import evae_lite.train
+
+    monkeypatch.setattr(evae_lite.train, "train", Refuse().submit)
+    res = trained(jobs[0])
+    assert sum(p.numel() for p in res.model.parameters()) == r["n_params"]
+    assert res.history[-1].epoch == r["epochs"]
 
 
 def test_bad_measure():

@@ -1,0 +1,161 @@
+"""The paper's tables beside ours: the paper's printed numbers, and grid results as rows.
+
+The PAPER_* dicts are transcribed from the paper (Tables 1-4 and section 5.2); a test checks
+them against the paper's text. Everything else here turns sweep results into table rows:
+one `Row` per trained model, the best epitome size K of each cell chosen on the *validation*
+Parzen score (the paper says only "the maximum over K"), and Markdown with the paper's
+number and ours in adjacent columns, active units in parentheses as the paper prints them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+# Table 4 (appendix 9.3, MNIST): (D, model, L, H) -> (Parzen nats, active units).
+_T4_LH = [(1, 500), (2, 500), (3, 500), (1, 1000), (2, 1000), (3, 1000)]
+_T4 = {
+    (8, "VAE"): "283(8) 292(8) 325(8) 283(8) 290(8) 322(6)",
+    (8, "mVAE"): "300(8) 328(8) 337(8) 309(8) 333(8) 335(8)",
+    (8, "eVAE"): "300(8) 330(8) 337(8) 312(8) 331(8) 334(8)",
+    (24, "VAE"): "213(22) 273(11) 305(8) 219(24) 270(12) 311(7)",
+    (24, "mVAE"): "309(24) 330(24) 336(24) 313(24) 333(24) 338(24)",
+    (24, "eVAE"): "311(24) 331(24) 336(24) 317(24) 332(24) 336(24)",
+    (48, "VAE"): "213(24) 267(13) 308(8) 224(24) 273(12) 309(8)",
+    (48, "mVAE"): "314(48) 334(48) 336(48) 315(48) 333(48) 337(48)",
+    (48, "eVAE"): "319(48) 334(48) 337(48) 321(48) 334(48) 332(48)",
+}
+# Table 1 (TFD): (D, model, L, H) -> (Parzen nats, active units).
+_T1_LH = [(2, 500), (3, 500), (2, 1000), (3, 1000)]
+_T1 = {
+    (15, "VAE"): "2173(15) 2180(15) 2149(15) 2116(15)",
+    (15, "mVAE"): "2276(15) 2314(15) 2298(15) 2343(15)",
+    (15, "eVAE"): "2298(15) 2353(15) 2278(15) 2367(15)",
+    (25, "VAE"): "2067(25) 2085(25) 2037(25) 2101(25)",
+    (25, "mVAE"): "2287(25) 2306(25) 2332(25) 2351(25)",
+    (25, "eVAE"): "2309(25) 2371(25) 2297(25) 2371(25)",
+    (50, "VAE"): "1920(50) 2062(29) 1886(50) 2066(30)",
+    (50, "mVAE"): "2253(50) 2327(50) 2280(50) 2358(50)",
+    (50, "eVAE"): "2314(50) 2359(50) 2302(50) 2365(50)",
+}
+
+
+def _parse(table: dict, lh: list) -> dict:
+    out = {}
+    for (D, model), cells in table.items():
+        for (L, H), cell in zip(lh, cells.split(), strict=True):
+            value, units = cell.rstrip(")").split("(")
+            out[D, model, L, H] = (int(value), int(units))
+    return out
+
+
+PAPER_TABLE4 = _parse(_T4, _T4_LH)
+PAPER_TABLE1 = _parse(_T1, _T1_LH)
+# Table 2: D -> mean of -L_5000 in nats (the paper prints the negative log-likelihood).
+PAPER_TABLE2 = {
+    "VAE": {50: 86.76, 100: 86.91, 200: 87.09},
+    "eVAE": {50: 86.13, 100: 85.73, 200: 85.53},
+}
+PAPER_TABLE2_VAE_ACTIVE = 20  # "The VAE model has 20 active units at all D"
+# Section 5.2 (Fig. 7): the VAE's active units at D = 8, 24, 48 (one hidden layer of 500).
+PAPER_FIG7_VAE_ACTIVE = {8: 8, 24: 22, 48: 24}
+# Table 3: Parzen log-density (nats) +- stderr on MNIST and TFD, 10,000 samples.
+PAPER_TABLE3 = [
+    ("DBN (Hinton et al., 2006)", (138, 2), (1909, 66)),
+    ("Deep CAE (Bengio et al., 2013)", (121, 1), (2110, 50)),
+    ("Deep GSN (Thibodeau-Laufer et al., 2014)", (214, 1), (1890, 29)),
+    ("GAN (Goodfellow et al., 2014)", (225, 2), (2057, 26)),
+    ("GMMN + AE (Li et al., 2015)", (282, 2), (2204, 20)),
+    ("Adversarial AE (Makhzani et al., 2015)", (340, 2), (2252, 16)),
+    ("VAE", (325, 2), (2180, 20)),
+    ("mVAE", (338, 2), (2358, 20)),
+    ("eVAE", (337, 2), (2371, 20)),
+]
+# Table 3's models: the best (L, H, D) of each kind, as the paper states.
+PAPER_TABLE3_BEST = {
+    "mnist": {"VAE": (3, 500, 8), "mVAE": (3, 1000, 24), "eVAE": (3, 500, 48)},
+    "faces": {"VAE": (3, 500, 15), "mVAE": (3, 1000, 50), "eVAE": (3, 500, 25)},
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One trained model of a grid and its measurements."""
+
+    model: str  # "VAE" | "mVAE" | "eVAE"
+    D: int
+    L: int
+    H: int
+    K: int | None
+    active: int | None  # units with activity > 0.02
+    parzen: float  # test Parzen log-density, nats
+    stderr: float  # its standard error over test images
+    val_parzen: float  # validation Parzen at the chosen bandwidth (used to pick K)
+    n_params: int
+
+    @property
+    def cell(self) -> tuple:
+        return self.D, self.model, self.L, self.H
+
+
+def rows(jobs, results) -> list[Row]:
+    """Rows of a grid from its sweep jobs and results (in the same order)."""
+    out = []
+    for job, r in zip(jobs, results, strict=True):
+        t = job.tag
+        p = r["parzen"]
+        out.append(
+            Row(
+                model=t["model"],
+                D=t["D"],
+                L=t["L"],
+                H=t["H"],
+                K=t.get("K"),
+                active=r.get("active_units"),
+                parzen=p["mean"],
+                stderr=p["stderr"],
+                val_parzen=max(p["val_means"]),
+                n_params=r["n_params"],
+            )
+        )
+    return out
+
+
+def best_over_K(rs: list[Row]) -> dict[tuple, Row]:
+    """(D, model, L, H) -> the row with the best validation Parzen score among its Ks."""
+    best: dict[tuple, Row] = {}
+    for r in rs:
+        if r.cell not in best or r.val_parzen > best[r.cell].val_parzen:
+            best[r.cell] = r
+    return best
+
+
+def fmt(value: float | None, units: int | None = None, digits: int = 0) -> str:
+    """'325(8)' as the paper prints a cell; '—' for a missing value."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    s = f"{value:.{digits}f}"
+    return s if units is None else f"{s}({units})"
+
+
+def grid_markdown(best: dict[tuple, Row], paper: dict, Ds, LHs, models=("VAE", "mVAE", "eVAE")):
+    """A Markdown table: one row per (D, model), and for each (L, H) the paper's cell beside
+    ours ('ours ± stderr (active)'; K of the chosen epitome size after it)."""
+    head = ["D", "model"]
+    for L, H in LHs:
+        head += [f"L={L} H={H}: paper", "ours"]
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for D in Ds:
+        for m in models:
+            cells = [str(D), m]
+            for L, H in LHs:
+                pv = paper.get((D, m, L, H))
+                cells.append(fmt(*pv) if pv else "—")
+                r = best.get((D, m, L, H))
+                if r is None:
+                    cells.append("—")
+                else:
+                    k = f", K={r.K}" if r.K else ""
+                    cells.append(f"{r.parzen:.0f} ± {r.stderr:.0f} ({r.active}{k})")
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

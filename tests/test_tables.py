@@ -1,0 +1,99 @@
+"""The paper's numbers as transcribed, and how grid results become table rows."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from evae_lite import tables as T
+from evae_lite.config import ModelConfig, TrainConfig
+from evae_lite.sweep import Job
+
+PAPER = Path(__file__).resolve().parents[2] / "shared" / "paper"
+
+
+def paper_text() -> str:
+    files = sorted(PAPER.glob("*.txt")) if PAPER.is_dir() else []
+    if not files:
+        pytest.skip(f"the paper's text is not at {PAPER}")
+    return files[0].read_text()
+
+
+def _cells_after(text: str, start: str, D: int, model: str) -> list[tuple[int, int]]:
+    """The 'value(units)' cells of the line '$D = ..$ model ...' (or a continuation line
+    'model ...') of the table that starts after `start`."""
+    block = text[text.index(start) :]
+    d_seen = False
+    for line in block.splitlines():
+        if re.match(rf"\$D\s*=\s*{D}\$", line.strip()):
+            d_seen = True
+        if d_seen and re.search(rf"(^|\s){model}\s", line):
+            return [(int(a), int(b)) for a, b in re.findall(r"(\d+)\s*\((\d+)\)", line)]
+    raise AssertionError(f"no row D={D} {model}")
+
+
+@pytest.mark.parametrize(
+    "paper, lh, start",
+    [
+        (T.PAPER_TABLE4, T._T4_LH, "$H = 500$\t\t\t$H = 1000$"),
+        (T.PAPER_TABLE1, T._T1_LH, "$H=500$\t\t$H=1000$"),
+    ],
+)
+def test_transcribed_grids_match_the_paper(paper, lh, start):
+    text = paper_text()
+    Ds = sorted({k[0] for k in paper})
+    for D in Ds:
+        for model in ("VAE", "mVAE", "eVAE"):
+            want = _cells_after(text, start, D, model)
+            got = [paper[D, model, L, H] for L, H in lh]
+            assert got == want, (D, model)
+
+
+def test_transcribed_table2_and_3_match_the_paper():
+    text = paper_text()
+    for D in (50, 100, 200):
+        line = re.search(rf"^{D}\t([\d.]+)\t([\d.]+)$", text, re.M)
+        assert line, D
+        assert float(line[1]) == T.PAPER_TABLE2["VAE"][D]
+        assert float(line[2]) == T.PAPER_TABLE2["eVAE"][D]
+    for name, (m, ms), (t, ts) in T.PAPER_TABLE3:
+        assert f"{name}\t{m} ± {ms}\t{t} ± {ts}" in text, name
+
+
+def _result(test, val, active=5):
+    return {
+        "parzen": {"mean": test, "stderr": 1.0, "val_means": [val - 10, val]},
+        "active_units": active,
+        "n_params": 10,
+    }
+
+
+def _jobs():
+    t = TrainConfig(epochs=1)
+    tag = dict(model="eVAE", D=8, L=1, H=500)
+    return [
+        Job(ModelConfig("vae", D=8), t, tag=dict(tag, model="VAE")),
+        Job(ModelConfig("evae", D=8, K=2, stride=2), t, tag=dict(tag, K=2)),
+        Job(ModelConfig("evae", D=8, K=4, stride=4), t, tag=dict(tag, K=4)),
+    ]
+
+
+def test_best_over_K_chooses_on_validation_not_test():
+    # K=2 has the better test score, K=4 the better validation score: K=4 must win.
+    rs = T.rows(_jobs(), [_result(200, 190), _result(250, 200), _result(240, 210)])
+    best = T.best_over_K(rs)
+    assert best[8, "eVAE", 1, 500].K == 4
+    assert best[8, "eVAE", 1, 500].parzen == 240
+    assert best[8, "VAE", 1, 500].K is None
+    with pytest.raises(ValueError):
+        T.rows(_jobs(), [_result(1, 1)])  # results must pair with jobs
+
+
+def test_grid_markdown_puts_paper_beside_ours():
+    rs = T.rows(_jobs(), [_result(200.4, 190, 3), _result(250, 200, 8), _result(240, 210, 8)])
+    md = T.grid_markdown(T.best_over_K(rs), T.PAPER_TABLE4, [8], [(1, 500), (2, 500)])
+    lines = md.splitlines()
+    assert lines[0].startswith("| D | model | L=1 H=500: paper | ours | L=2 H=500: paper |")
+    assert "| 8 | VAE | 283(8) | 200 ± 1 (3) | 292(8) | — |" in lines
+    assert "| 8 | eVAE | 300(8) | 240 ± 1 (8, K=4) | 330(8) | — |" in lines
+    assert "| 8 | mVAE | 300(8) | — |" in md
