@@ -138,10 +138,42 @@ def cached_result(job: Job) -> dict | None:
     return json.loads((e.dir / "result.json").read_text()) if e.valid() else None
 
 
+EXECUTOR_ENV = "EVAE_LITE_EXECUTOR"
+
+
+def executor_from_env():
+    """The executor named by $EVAE_LITE_EXECUTOR ("module:function", a function of no
+    arguments returning a concurrent.futures-style executor), or None when it is unset.
+
+    This hands the chapters' grids to a cluster without touching the chapters, e.g. with
+    ``EVAE_LITE_EXECUTOR=my_cluster:executor`` and in my_cluster.py::
+
+        def executor():
+            ex = submitit.AutoExecutor(folder="slurm_logs")   # a SLURM array
+            ex.update_parameters(timeout_min=600, gpus_per_node=1)
+            return ex
+    """
+    import importlib
+    import os
+
+    spec = os.environ.get(EXECUTOR_ENV, "").strip()
+    if not spec:
+        return None
+    mod, sep, fn = spec.partition(":")
+    if not sep or not mod or not fn:
+        raise ValueError(f"{EXECUTOR_ENV}={spec!r} is not allowed: use 'module:function'")
+    try:
+        factory = getattr(importlib.import_module(mod), fn)
+    except (ImportError, AttributeError) as e:
+        raise ValueError(f"{EXECUTOR_ENV}={spec!r}: cannot load it ({e})") from e
+    return factory()
+
+
 def sweep(jobs: list[Job], *, workers: int | None = None, executor=None, progress=True):
     """Results of every job, in order. Jobs already in the cache are read; the others run in
-    `executor` (default: worker processes, as many as cores, at most one per job), with one
-    progress bar over the whole grid. A failed job raises after the others finish."""
+    `executor` (default: the one $EVAE_LITE_EXECUTOR names, else worker processes, as many as
+    cores, at most one per job), with one progress bar over the whole grid. A failed job
+    raises after the others finish."""
     from tqdm.auto import tqdm
 
     results: list[dict | None] = [None] * len(jobs)
@@ -153,6 +185,8 @@ def sweep(jobs: list[Job], *, workers: int | None = None, executor=None, progres
     bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="grid", disable=not progress)
     errors = []
     if todo:
+        if executor is None:
+            executor = executor_from_env()
         own = executor is None
         if own:
             cores = os.cpu_count() or 1

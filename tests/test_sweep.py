@@ -3,7 +3,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from evae_lite import ModelConfig, TrainConfig
-from evae_lite.sweep import Job, cached_result, sweep, trained
+from evae_lite.sweep import Job, cached_result, executor_from_env, sweep, trained
 
 
 def _jobs():
@@ -53,3 +53,26 @@ def test_sweep_through_another_executor(data_dir, tmp_path, monkeypatch):
 def test_bad_measure():
     with pytest.raises(ValueError, match="fid"):
         Job(ModelConfig(), TrainConfig(), measures=("fid",))
+
+
+def test_executor_named_in_the_environment(data_dir, tmp_path, monkeypatch):
+    """EVAE_LITE_EXECUTOR hands a chapter's grid to a cluster without changing the chapter."""
+    monkeypatch.setenv("EVAE_LITE_RESULTS", str(tmp_path / "results"))
+    (tmp_path / "my_cluster.py").write_text(
+        "from concurrent.futures import ThreadPoolExecutor\n"
+        "made = []\n"
+        "def executor():\n"
+        "    made.append(ThreadPoolExecutor(1))\n"
+        "    return made[-1]\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("EVAE_LITE_EXECUTOR", "my_cluster:executor")
+    jobs = _jobs()[:1]
+    (r,) = sweep(jobs, progress=False)
+    import my_cluster
+
+    assert len(my_cluster.made) == 1 and cached_result(jobs[0]) == r
+    for bad in ("my_cluster", "my_cluster:nope", "no_such_module:f"):
+        monkeypatch.setenv("EVAE_LITE_EXECUTOR", bad)
+        with pytest.raises(ValueError, match="EVAE_LITE_EXECUTOR"):
+            executor_from_env()
