@@ -12,9 +12,9 @@ from .sweep import Job
 
 # Per scale: MNIST epochs, faces epochs, training images, evaluation images, Parzen samples.
 # book: ~80 models must train on a 2-core laptop in a few hours, so MNIST models train for
-# 10 epochs on all 50,000 images (5,000 steps of batch 100; the paper: 200 epochs). Over-pruning
-# needs that many steps to show: a VAE with D = 48 still has 47 of 48 units active after 1,500
-# steps and 37 after 4,000. Parzen and activity use the first 2,000 validation/test images.
+# 10 epochs on all 50,000 images (5,000 steps of batch 100; the paper: 200 epochs), since
+# over-pruning removes units gradually over thousands of steps. Parzen and activity use the
+# first 2,000 validation/test images.
 _SCALE = {
     "smoke": dict(epochs=1, faces_epochs=2, train_size=1000, eval_size=500, parzen=500),
     "book": dict(epochs=10, faces_epochs=300, train_size=None, eval_size=2000, parzen=10_000),
