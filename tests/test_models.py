@@ -126,6 +126,10 @@ def test_vectorized_assignment_equals_loop(cfg):
     y, costs = assign_epitomes(model, x, batch_size=7)  # chunking changes nothing
     assert torch.equal(y, loop.argmin(1))
     torch.testing.assert_close(costs, loop, rtol=1e-5, atol=1e-3)
+    # the row cap cuts the batch to one example here (Y >= 3 rows each): same answer
+    y1, costs1 = assign_epitomes(model, x, max_rows=model.n_epitomes)
+    assert torch.equal(y1, y)
+    torch.testing.assert_close(costs1, loop, rtol=1e-5, atol=1e-3)
 
 
 def test_vectorized_sampled_assignment_equals_loop_with_shared_noise():
