@@ -68,11 +68,12 @@ def _inputs(job: Job):
     return data, m, x_train, x_val, x_test
 
 
-def trained(job: Job, progress: bool = False):
-    """The job's trained model (a TrainResult), from the results cache or trained now."""
+def trained(job: Job, progress: bool = False, inputs=None):
+    """The job's trained model (a TrainResult), from the results cache or trained now.
+    inputs: what `_inputs(job)` returns, when the caller has it already."""
     from .cache import cached_train
 
-    data, m, x_train, x_val, _ = _inputs(job)
+    data, m, x_train, x_val, _ = inputs or _inputs(job)
     return cached_train(m, job.train, x_train, x_val, binary=data.binary, progress=progress)
 
 
@@ -85,10 +86,11 @@ def run_job(job: Job, threads: int | None = None) -> dict:
 
     if threads:
         torch.set_num_threads(threads)
-    data, m, _, x_val, x_test = _inputs(job)
+    inputs = _inputs(job)
+    data, m, _, x_val, x_test = inputs
 
     def compute():
-        res = trained(job)
+        res = trained(job, inputs=inputs)
         model = res.model
         dev = next(model.parameters()).device
         out = {
