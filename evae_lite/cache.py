@@ -33,6 +33,7 @@ CODE = {
     "model": _MODEL_CODE,
     "parzen": (*_MODEL_CODE, "parzen"),
     "iwae": (*_MODEL_CODE, "iwae"),
+    "units": (*_MODEL_CODE, "measure"),
 }
 _PKG = Path(__file__).parent
 

@@ -16,11 +16,62 @@ y are sampled; the others are the prior under both p and q and cancel exactly.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
+from torch import nn
 
 from .memory import keep_freed_memory
+from .models import VAE, _log_normal_ratio, _noise
+
+# Product of at most this many sigmoids in [1/2, 1] stays a normal float32 (>= 2^-126).
+_MAX_BLOCK = 64
+
+
+def bernoulli_log_prob_of_hidden(h: torch.Tensor, head: nn.Linear, x: torch.Tensor):
+    """sum_p log Bernoulli(x_p; sigmoid(l_p)) for the logits l = head(h): h (..., B, Y, H),
+    x (B, P) in [0, 1] -> (..., B, Y). The output layer is folded into the likelihood so that
+    one sigmoid per pixel is the only transcendental (the plain form, x.l - softplus(l), costs
+    an exp and a log1p per pixel). With log sigmoid(s) = min(s, 0) + log sigmoid(|s|),
+    x.l - softplus(l) = (x - 1/2).l - |l|/2 + log sigmoid(|l|), and:
+      - sum_p (x_p - 1/2) l_p = h . (W^T (x - 1/2)) + b . (x - 1/2): an H-long dot per row;
+      - sum_p log sigmoid(|l_p|) = log of products of sigmoids in blocks of up to 64 pixels
+        (each sigmoid is in [1/2, 1], so no block underflows): one log per block.
+    """
+    W, b = head.weight, head.bias  # (P, H), (P,)
+    xc = x - 0.5  # (B, P)
+    v, c0 = xc @ W, xc @ b  # (B, H), (B,)
+    lin = (h * v[:, None, :]).sum(-1) + c0[:, None]  # (..., B, Y)
+    a = torch.addmm(b, h.reshape(-1, h.shape[-1]), W.T).abs_()  # |l|, (rows, P)
+    abs_sum = a.sum(-1)
+    s = a.sigmoid_()
+    block = 1
+    while s.shape[-1] % 2 == 0 and 2 * block <= _MAX_BLOCK:  # pairwise products, in place
+        half = s.shape[-1] // 2
+        s = s[:, :half].mul_(s[:, half:])
+        block *= 2
+    log_sig = s.log_().sum(-1)
+    return lin + (log_sig - 0.5 * abs_sum).view(lin.shape)
+
+
+def _fused_log_weights(model, x: torch.Tensor, k: int, generator) -> torch.Tensor:
+    """model.log_weights (k, B, Y) of a VAE or eVAE with a Bernoulli decoder, the same
+    samples from the same generator, with bernoulli_log_prob_of_hidden for p(x|z). As in
+    EpitomicVAE.log_weights; the VAE is its one-epitome case (mask of ones)."""
+    mu, logvar = model.encoder(x)  # (B, D)
+    m = model.masks  # (Y, D)
+    eps = _noise((k, x.shape[0], 1, model.D), mu, generator) * m  # (k, B, Y, D)
+    lv = m * logvar[:, None, :]  # (B, Y, D)
+    z = m * mu[:, None, :] + torch.exp(0.5 * lv) * eps
+    log_px = bernoulli_log_prob_of_hidden(model.decoder.trunk(z), model.decoder.head, x)
+    return log_px + (m * _log_normal_ratio(z, eps, lv)).sum(-1)
+
+
+def fused_log_weights_apply(model) -> bool:
+    """Whether `_fused_log_weights` computes this model's log-weights: the VAE and eVAE with a
+    Bernoulli decoder (the mVAE and Gaussian decoders use model.log_weights)."""
+    return isinstance(model, VAE) and model.cfg.likelihood == "bernoulli"
 
 
 @torch.no_grad()
@@ -33,11 +84,14 @@ def log_likelihood(
     max_rows: int = 1 << 12,
     seed: int = 0,
     progress: bool = False,
+    fused: bool = True,
 ) -> torch.Tensor:
     """L_k for every row of x (N, P): (N,) float64, in nats (higher is better).
 
     Samples are drawn in chunks so that at most ~max_rows decoder rows (chunk * batch * Y)
-    are alive at once: memory is bounded whatever k is.
+    are alive at once: memory is bounded whatever k is. fused: compute the VAE's and eVAE's
+    Bernoulli log-weights with the output layer folded into the likelihood (the same numbers
+    as model.log_weights to float32 rounding, about 1.3x faster); False: model.log_weights.
     """
     if not isinstance(k, int) or k < 1:
         raise ValueError(f"k={k!r} is not allowed: need a positive integer")
@@ -48,13 +102,17 @@ def log_likelihood(
     device = next(model.parameters()).device
     g = torch.Generator(device=device).manual_seed(seed)
     Y = model.n_epitomes
+    if fused and fused_log_weights_apply(model):
+        weights = functools.partial(_fused_log_weights, model)
+    else:
+        weights = model.log_weights
     out = []
     for i in tqdm(range(0, x.shape[0], batch_size), disable=not progress, desc=f"L_{k}"):
         xb = x[i : i + batch_size].to(device)
         chunk = max(1, min(k, max_rows // (xb.shape[0] * Y)))
         acc = torch.full((xb.shape[0],), -math.inf, dtype=torch.float64, device=device)
         for j in range(0, k, chunk):
-            log_w = model.log_weights(xb, min(chunk, k - j), generator=g)  # (c, B, Y)
+            log_w = weights(xb, min(chunk, k - j), generator=g)  # (c, B, Y)
             acc = torch.logaddexp(acc, torch.logsumexp(log_w.double(), dim=0).logsumexp(-1))
         out.append(acc - math.log(k) - math.log(Y))
     return torch.cat(out)

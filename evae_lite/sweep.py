@@ -124,6 +124,7 @@ def run_job(job: Job, threads: int | None = None) -> dict:
                 "mean": float(ll.mean()),
                 "stderr": float(ll.std() / len(ll) ** 0.5),
                 "n": len(ll),
+                "per_image": ll.tolist(),  # for paired comparisons between models
             }
         return out
 

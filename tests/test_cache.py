@@ -98,3 +98,12 @@ def test_concurrent_requests_train_once(tmp_path, monkeypatch):
         a, b = (f.result() for f in futs)
     assert len(calls) == 1
     assert all(torch.equal(v, b.model.state_dict()[k]) for k, v in a.model.state_dict().items())
+
+
+def test_job_results_are_keyed_by_every_module_that_computes_them(monkeypatch):
+    """A sweep job trains, counts active units (measure), Parzen and L_k: an edit to any of
+    them must make a new entry."""
+    seen = []
+    monkeypatch.setattr(cache, "_code_of", lambda name: seen.append(name) or name)
+    cache.code_version("job")
+    assert {"train", "models", "nets", "measure", "parzen", "iwae"} <= set(seen)

@@ -146,3 +146,114 @@ def test_parzen_edge_of_grid_warns():
     s = torch.rand(50, 4, generator=g)
     with pytest.warns(UserWarning, match="edge of the grid"):
         parzen_evaluate(s, torch.rand(10, 4, generator=g), torch.rand(10, 4), [5.0, 10.0])
+
+
+@pytest.mark.parametrize("sparse_below", [-1.0, 0.15, 2.0], ids=["dense", "mixed", "sparse"])
+def test_parzen_dense_and_compacted_sums_equal_brute_force(monkeypatch, sparse_below):
+    """Every kernel summed over all entries (dense), over the compacted entries within TAIL
+    nats (sparse), or switching between them as the bandwidth narrows: all equal the
+    brute-force float64 logsumexp."""
+    import evae_lite.parzen as parzen
+
+    monkeypatch.setattr(parzen, "SPARSE_BELOW", sparse_below)
+    g = torch.Generator().manual_seed(1)
+    x = (torch.rand(23, 30, generator=g) < 0.5).float()
+    s = torch.rand(300, 30, generator=g)
+    sigmas = [0.05, 0.1, 0.2, 0.3, 0.5, 0.8, 1.5]
+    got = parzen.parzen_log_density(x, s, sigmas, batch_size=7)
+    for j, sg in enumerate(sigmas):
+        torch.testing.assert_close(got[:, j], _brute_parzen(x, s, sg), rtol=1e-6, atol=1e-5)
+
+
+def test_parzen_kernel_sums_equal_a_loop():
+    import evae_lite.parzen as parzen
+
+    g = torch.Generator().manual_seed(2)
+    shifted = 40 * torch.rand(9, 500, generator=g)
+    shifted[torch.arange(9), torch.randint(500, (9,), generator=g)] = 0.0  # the nearest sample
+    coefs = [-0.3, -1.0, -5.0, -40.0]
+    got = parzen._kernel_sums(shifted, coefs)
+    for i in range(9):
+        for k, c in enumerate(coefs):
+            ref = sum(math.exp(c * v) for v in shifted[i].double().tolist())
+            assert got[i, k].item() == pytest.approx(ref, rel=1e-6)
+
+
+def _bernoulli_model(name: str, D: int, L: int, seed: int = 0, scale: float = 1.0, **kw):
+    torch.manual_seed(seed)
+    model = build_model(ModelConfig(name, D=D, L=L, H=16, x_dim=kw.pop("P", 784), **kw)).eval()
+    with torch.no_grad():
+        model.decoder.head.weight.mul_(scale)  # scale > 1: logits far into both tails
+    return model
+
+
+@pytest.mark.parametrize(
+    "name, D, L, kw",
+    [
+        ("vae", 5, 2, {}),
+        ("vae", 3, 0, {}),
+        ("evae", 6, 1, dict(K=2)),
+        ("evae", 7, 2, dict(K=3, stride=1)),
+    ],
+)
+@pytest.mark.parametrize("scale", [1.0, 60.0])
+def test_fused_log_weights_equal_the_models(name, D, L, kw, scale):
+    """The estimator's fused Bernoulli log-weights are the model's own, sample for sample."""
+    from evae_lite.iwae import _fused_log_weights, fused_log_weights_apply
+
+    model = _bernoulli_model(name, D, L, scale=scale, **kw)
+    assert fused_log_weights_apply(model)
+    x = (torch.rand(6, 784, generator=torch.Generator().manual_seed(1)) < 0.3).float()
+    with torch.no_grad():
+        ref = model.log_weights(x, 4, generator=torch.Generator().manual_seed(2))
+        got = _fused_log_weights(model, x, 4, torch.Generator().manual_seed(2))
+    assert got.shape == ref.shape
+    torch.testing.assert_close(got, ref, rtol=2e-6, atol=2e-4)
+
+
+@pytest.mark.parametrize("P", [784, 97, 4096])
+def test_bernoulli_log_prob_of_hidden_equals_the_plain_form(P):
+    """Against x.l - softplus(l) summed over pixels, for pixel counts that halve into blocks
+    (784 = 16 x 49), do not halve (97), and would underflow in one product (4096)."""
+    from evae_lite.iwae import bernoulli_log_prob_of_hidden
+    from evae_lite.nets import log_prob
+
+    g = torch.Generator().manual_seed(0)
+    head = torch.nn.Linear(8, P)
+    with torch.no_grad():
+        head.weight.copy_(3 * torch.randn(P, 8, generator=g))
+    h = torch.randn(5, 4, 3, 8, generator=g)  # (k, B, Y, H)
+    x = (torch.rand(4, P, generator=g) < 0.5).float()
+    with torch.no_grad():
+        ref = log_prob("bernoulli", x[:, None, :], head(h))
+        got = bernoulli_log_prob_of_hidden(h, head, x)
+        torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-3)
+        # logits 0: every pixel has probability 1/2 whatever x is
+        zero = torch.nn.Linear(8, P)
+        zero.weight.zero_(), zero.bias.zero_()
+        half = bernoulli_log_prob_of_hidden(h, zero, x)
+        torch.testing.assert_close(half, torch.full_like(half, -P * math.log(2)))
+
+
+@pytest.mark.parametrize("name, kw", [("vae", {}), ("evae", dict(K=1))])
+def test_iwae_of_a_bernoulli_model_matches_quadrature(name, kw):
+    """p(x) of a tiny Bernoulli decoder by quadrature over z, against L_k through the fused
+    log-weights; the encoder is set to the prior, so L_k's error is its own variance."""
+    D = 2 if name == "evae" else 1
+    model = _bernoulli_model(name, D, 0, P=3, **kw).double()
+    with torch.no_grad():
+        model.encoder.head.weight.zero_(), model.encoder.head.bias.zero_()  # q = p(z)
+    x = torch.tensor([[1.0, 0.0, 1.0], [0.0, 0.0, 0.0], [1.0, 1.0, 0.0]], dtype=torch.float64)
+    z = torch.linspace(-9, 9, 20001, dtype=torch.float64)
+    W, b = model.decoder.head.weight.detach(), model.decoder.head.bias.detach()
+    comps = []
+    for y in range(D):  # eVAE: epitome y uses latent dim y alone; VAE: D = 1
+        logits = z[:, None] * W[:, y] + b  # (Z, P)
+        log_pxz = (x[:, None, :] * logits - torch.nn.functional.softplus(logits)).sum(-1)
+        log_pz = -0.5 * z**2 - 0.5 * math.log(2 * math.pi)
+        comps.append(torch.logsumexp(log_pxz + log_pz, 1) + math.log(z[1] - z[0]))
+    exact = torch.logsumexp(torch.stack(comps), 0) - math.log(D)
+    got = log_likelihood(model, x, 20_000)
+    torch.testing.assert_close(got, exact, rtol=0, atol=0.01)
+    unfused = log_likelihood(model, x, 20_000, fused=False)
+    torch.testing.assert_close(got, unfused, rtol=0, atol=1e-9)

@@ -76,3 +76,30 @@ def test_executor_named_in_the_environment(data_dir, tmp_path, monkeypatch):
         monkeypatch.setenv("EVAE_LITE_EXECUTOR", bad)
         with pytest.raises(ValueError, match="EVAE_LITE_EXECUTOR"):
             executor_from_env()
+
+
+def test_a_job_keeps_L_k_of_every_test_image(data_dir, tmp_path, monkeypatch):
+    """Per-image values let a chapter pair two models on the same images without
+    recomputing L_k; they are log_likelihood's on the job's own model and images."""
+    from evae_lite.data import load_dataset
+    from evae_lite.iwae import log_likelihood
+    from evae_lite.sweep import run_job
+    from evae_lite.train import fixed_binarization
+
+    monkeypatch.setenv("EVAE_LITE_RESULTS", str(tmp_path))
+    t = TrainConfig(epochs=1, batch_size=50)
+    job = Job(
+        ModelConfig("evae", D=4, K=2, H=16),
+        t,
+        train_size=200,
+        eval_size=100,
+        measures=("iwae",),
+        iwae_k=3,
+        iwae_size=7,
+    )
+    r = run_job(job)["iwae"]
+    assert len(r["per_image"]) == r["n"] == 7
+    assert sum(r["per_image"]) / 7 == pytest.approx(r["mean"])
+    xt = fixed_binarization(load_dataset("mnist").test[:7], 0)
+    ll = log_likelihood(trained(job).model, xt, 3)
+    assert ll.tolist() == pytest.approx(r["per_image"], abs=1e-6)
