@@ -33,6 +33,7 @@ class Job:
     eval_size: int | None = None  # first N validation/test images for the measurements
     measures: tuple[str, ...] = ("units", "parzen")
     parzen_samples: int = 10_000
+    parzen_sigmas: tuple[float, ...] | None = None  # bandwidth grid (None: the default)
     iwae_k: int = 5000
     iwae_size: int = 1000  # test images for L_k
     tag: dict = field(default_factory=dict, compare=False)  # labels for tables, not in the key
@@ -110,9 +111,10 @@ def run_job(job: Job, threads: int | None = None) -> dict:
             out["active_units_0.01"] = rep.n_active_at(0.01)
             out["unit_kl"] = rep.kl.tolist()
         if "parzen" in job.measures:
-            from .parzen import parzen_score
+            from .parzen import DEFAULT_SIGMAS, parzen_score
 
-            p = parzen_score(model, xv, x_test.to(dev), n_samples=job.parzen_samples)
+            sigmas = job.parzen_sigmas or DEFAULT_SIGMAS
+            p = parzen_score(model, xv, x_test.to(dev), n_samples=job.parzen_samples, sigmas=sigmas)
             out["parzen"] = dataclasses.asdict(p)
         if "iwae" in job.measures:
             from .iwae import log_likelihood

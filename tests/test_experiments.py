@@ -2,7 +2,15 @@
 
 import pytest
 
-from evae_lite.experiments import describe, fig7_jobs, table1_jobs, table2_jobs, table4_jobs
+from evae_lite.experiments import (
+    FACES_SIGMAS,
+    describe,
+    fig7_jobs,
+    table1_jobs,
+    table2_jobs,
+    table4_jobs,
+)
+from evae_lite.parzen import DEFAULT_SIGMAS
 
 
 def _grid(jobs, *fields):
@@ -31,6 +39,7 @@ def test_table1_paper_scale():
     assert _grid(jobs, "D") == {(15,), (25,), (50,)} and _grid(jobs, "L") == {(2,), (3,)}
     for j in jobs:
         assert j.dataset == "faces" and j.train.epochs == 250
+        assert j.parzen_sigmas == FACES_SIGMAS
         if j.model.model != "vae":
             assert (j.model.epitome_size, j.model.epitome_stride) == (5, 5)
 
@@ -80,3 +89,13 @@ def test_book_scale_is_what_the_chapters_say():
     assert "300 epochs" in describe("book", "faces")
     with pytest.raises(ValueError, match="scale='tiny'"):
         describe("tiny")
+
+
+def test_faces_bandwidth_grid_reaches_below_mnists():
+    """The faces' grid is MNIST's extended down to 0.03 at about the same spacing; MNIST jobs
+    keep the default grid."""
+    assert FACES_SIGMAS[0] < 0.05 < min(DEFAULT_SIGMAS) and FACES_SIGMAS[-1] == 1.0
+    ratios = [b / a for a, b in zip(FACES_SIGMAS, FACES_SIGMAS[1:])]
+    mnist_ratio = DEFAULT_SIGMAS[1] / DEFAULT_SIGMAS[0]
+    assert all(abs(r - ratios[0]) < 1e-4 for r in ratios) and ratios[0] < 1.2 * mnist_ratio
+    assert all(j.parzen_sigmas is None for j in table4_jobs("book") + fig7_jobs("book"))
