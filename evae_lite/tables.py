@@ -10,7 +10,8 @@ number and ours in adjacent columns, active units in parentheses as the paper pr
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 # Table 4 (appendix 9.3, MNIST): (D, model, L, H) -> (Parzen nats, active units).
 _T4_LH = [(1, 500), (2, 500), (3, 500), (1, 1000), (2, 1000), (3, 1000)]
@@ -92,6 +93,7 @@ class Row:
     stderr: float  # its standard error over test images
     val_parzen: float  # validation Parzen at the chosen bandwidth (used to pick K)
     n_params: int
+    job: Any = field(default=None, repr=False, compare=False)  # the sweep.Job that made it
 
     @property
     def cell(self) -> tuple:
@@ -116,6 +118,7 @@ def rows(jobs, results) -> list[Row]:
                 stderr=p["stderr"],
                 val_parzen=max(p["val_means"]),
                 n_params=r["n_params"],
+                job=job,
             )
         )
     return out

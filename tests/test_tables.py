@@ -80,11 +80,13 @@ def _jobs():
 
 def test_best_over_K_chooses_on_validation_not_test():
     # K=2 has the better test score, K=4 the better validation score: K=4 must win.
-    rs = T.rows(_jobs(), [_result(200, 190), _result(250, 200), _result(240, 210)])
+    jobs = _jobs()
+    rs = T.rows(jobs, [_result(200, 190), _result(250, 200), _result(240, 210)])
     best = T.best_over_K(rs)
     assert best[8, "eVAE", 1, 500].K == 4
     assert best[8, "eVAE", 1, 500].parzen == 240
     assert best[8, "VAE", 1, 500].K is None
+    assert best[8, "eVAE", 1, 500].job is jobs[2]  # the row knows the job that made it
     with pytest.raises(ValueError):
         T.rows(_jobs(), [_result(1, 1)])  # results must pair with jobs
 
