@@ -2,7 +2,8 @@
 
 p(x) = 1/M sum_i N(x; s_i, sigma^2 I). The bandwidth sigma is chosen on a validation split by
 grid search; the squared distances ||x - s||^2 are computed once per chunk and reused for every
-sigma of the grid, so a grid costs little more than one pass over the distance matrix.
+sigma of the grid, so a grid costs little more than one pass over the distance matrix. Narrow
+kernels are summed only over the samples near enough to matter (see `_kernel_sums`).
 """
 
 from __future__ import annotations
@@ -111,7 +112,8 @@ def parzen_log_density(
         d2_min = d2.min(1, keepdim=True).values
         # logsumexp_j(-d2_ij / 2 sigma^2) = -min_j d2_ij/2s^2 + log sum_j exp(-(d2 - min)/2s^2)
         # After the shift every exponent is <= 0 and the largest is 0, so float32 suffices
-        # for the exp and the sum of M terms <= 1, even where the distances needed float64.
+        # for the exp and for summing the M terms (each <= 1), even where the distances
+        # needed float64.
         shifted = d2.sub_(d2_min).float()
         # cancellation can leave the nearest distance slightly below 0: clamp it there
         nearest = (d2_min + xb.pow(2).sum(1, keepdim=True)).clamp_min_(0.0).double()  # (n, 1)
