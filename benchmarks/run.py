@@ -411,11 +411,12 @@ def distance_pass(x: torch.Tensor, samples: torch.Tensor, dtype: torch.dtype) ->
     points (parzen_log_density's chunk) into a reused output."""
     xs, ss = x.to(dtype), samples.to(dtype)
     s_sq = ss.pow(2).sum(1)
-    out = torch.empty(500, ss.shape[0], dtype=dtype)
+    out = torch.empty(min(500, xs.shape[0]), ss.shape[0], dtype=dtype)
 
     def run():
         for i in range(0, xs.shape[0], 500):
-            torch.addmm(s_sq[None, :], xs[i : i + 500], ss.T, alpha=-2.0, out=out)
+            xb = xs[i : i + 500]
+            torch.addmm(s_sq[None, :], xb, ss.T, alpha=-2.0, out=out[: xb.shape[0]])
 
     return best_time(run, 2)
 

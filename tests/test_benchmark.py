@@ -1,0 +1,81 @@
+"""The benchmark's work counts and code paths (not its timings: speed is measured by running
+`python benchmarks/run.py`, never in a test)."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from evae_lite import ModelConfig, build_model
+from evae_lite.iwae import log_likelihood
+
+_PATH = Path(__file__).resolve().parent.parent / "benchmarks" / "run.py"
+_spec = importlib.util.spec_from_file_location("evae_benchmark", _PATH)
+bench = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench)
+
+
+def _matmul_flops(fn) -> int:
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+@pytest.mark.parametrize("model, D, kw", [("vae", 6, {}), ("evae", 6, dict(K=2, stride=2))])
+def test_training_flops_equal_the_counted_matrix_products(model, D, kw):
+    """Forward, weight gradients and every input gradient but the data's, as torch counts
+    them in one training step of our model."""
+    H, B = 32, 10
+    m = build_model(ModelConfig(model, D=D, L=2, H=H, x_dim=bench.P, **kw))
+    x = (torch.rand(B, bench.P) < 0.5).float()
+    y = torch.zeros(B, dtype=torch.long)
+
+    def step():
+        m.loss_terms(x, y).cost.mean().backward()
+
+    enc, dec = bench.mlp_sizes(bench.P, H, 2, 2 * D), bench.mlp_sizes(D, H, 2, bench.P)
+    assert _matmul_flops(step) == bench.training_flops(enc, dec, B)
+
+
+def test_lk_flops_equal_the_counted_matrix_products():
+    """The encoder on B rows and the decoder on k * B rows (plus, in the fused form, one
+    B x P x H product for the data term, left out of the count: under 0.1% at k = 5000)."""
+    H, D, B, k = 24, 5, 4, 50
+    m = build_model(ModelConfig("vae", D=D, L=2, H=H, x_dim=bench.P)).eval()
+    x = (torch.rand(B, bench.P) < 0.5).float()
+    enc, dec = bench.vae_nets(D, H)
+    counted = bench.forward_flops(enc, B) + bench.forward_flops(dec, k * B)
+    assert _matmul_flops(lambda: log_likelihood(m, x, k, fused=False)) == counted
+    data_term = 2 * B * bench.P * H
+    assert _matmul_flops(lambda: log_likelihood(m, x, k)) == counted + data_term
+
+
+def test_benchmark_code_paths_run_on_tiny_sizes(monkeypatch):
+    """Every part of the benchmark runs against the package as it is (it patches into
+    evae_lite.train to time the assignment inside an epoch)."""
+    monkeypatch.setattr(bench, "H", 16)
+    monkeypatch.setattr(bench, "LK", 20)
+    monkeypatch.setattr(bench, "LK_H", 8)
+    rows: dict = {}
+    ceiling = 1.0
+    x = bench.random_binary(200, seed=0)
+    epoch, assign = bench.our_train_epoch(x, ModelConfig("evae", D=8, K=4, stride=4, H=16))
+    assert epoch > assign > 0
+    assert bench.tutorial_train_epoch(x, 8) > 0
+    bench.bench_parzen(300, ceiling, rows)
+    bench.bench_lk(3, 8, "lk", ceiling, rows)
+    bench.bench_lk(3, 8, "lk_plain", ceiling, rows, fused=False)
+    assert rows["parzen_grid"]["ratio"] > 0 and rows["lk"]["seconds"] > 0
+    assert "plain" in rows["lk_plain"]["name"]
+    verdicts = bench.check_targets(
+        {key: {**r, "ratio": 1.0, "pct_ceiling": 50.0} for key, r in _all_rows(rows).items()}
+    )
+    assert set(verdicts) == set(bench.TARGETS)
+
+
+def _all_rows(rows: dict) -> dict:
+    """The rows the targets read, filled in where this tiny run did not make them."""
+    blank = {"seconds": 1.0, "gflops": 1.0, "pct_ceiling": 1.0, "ratio": None}
+    return {key: rows.get(key, blank) for key, *_ in bench.TARGETS.values()} | rows
