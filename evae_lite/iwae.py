@@ -16,8 +16,8 @@ y are sampled; the others are the prior under both p and q and cancel exactly.
 
 from __future__ import annotations
 
-import functools
 import math
+from functools import partial
 
 import torch
 from torch import nn
@@ -39,9 +39,18 @@ def bernoulli_log_prob_of_hidden(h: torch.Tensor, head: nn.Linear, x: torch.Tens
       - sum_p log sigmoid(|l_p|) = log of products of sigmoids in blocks of up to 64 pixels
         (each sigmoid is in [1/2, 1], so no block underflows): one log per block.
     """
-    W, b = head.weight, head.bias  # (P, H), (P,)
+    return _log_prob_given(h, head, *_data_term(head, x))
+
+
+def _data_term(head: nn.Linear, x: torch.Tensor):
+    """W^T (x - 1/2) (B, H) and b . (x - 1/2) (B,): what x contributes, once per batch."""
     xc = x - 0.5  # (B, P)
-    v, c0 = xc @ W, xc @ b  # (B, H), (B,)
+    return xc @ head.weight, xc @ head.bias
+
+
+def _log_prob_given(h: torch.Tensor, head: nn.Linear, v: torch.Tensor, c0: torch.Tensor):
+    """bernoulli_log_prob_of_hidden with x's data term (v, c0) = _data_term(head, x)."""
+    W, b = head.weight, head.bias  # (P, H), (P,)
     lin = (h * v[:, None, :]).sum(-1) + c0[:, None]  # (..., B, Y)
     a = torch.addmm(b, h.reshape(-1, h.shape[-1]), W.T).abs_()  # |l|, (rows, P)
     abs_sum = a.sum(-1)
@@ -55,21 +64,29 @@ def bernoulli_log_prob_of_hidden(h: torch.Tensor, head: nn.Linear, x: torch.Tens
     return lin + (log_sig - 0.5 * abs_sum).view(lin.shape)
 
 
-def _fused_log_weights(model, x: torch.Tensor, k: int, generator) -> torch.Tensor:
-    """model.log_weights (k, B, Y) of a VAE or eVAE with a Bernoulli decoder, the same
-    samples from the same generator, with bernoulli_log_prob_of_hidden for p(x|z). As in
-    EpitomicVAE.log_weights; the VAE is its one-epitome case (mask of ones)."""
+def fused_log_weights(model, x: torch.Tensor):
+    """A function (k, generator) -> model.log_weights(x, k) (k, B, Y) of a VAE or eVAE with a
+    Bernoulli decoder: the same samples from the same generator, with the likelihood of
+    `bernoulli_log_prob_of_hidden`. The encoder and x's data term are computed here, once
+    per batch; each call only samples and decodes. As in EpitomicVAE.log_weights; the VAE is
+    its one-epitome case (mask of ones)."""
     mu, logvar = model.encoder(x)  # (B, D)
     m = model.masks  # (Y, D)
-    eps = _noise((k, x.shape[0], 1, model.D), mu, generator) * m  # (k, B, Y, D)
     lv = m * logvar[:, None, :]  # (B, Y, D)
-    z = m * mu[:, None, :] + torch.exp(0.5 * lv) * eps
-    log_px = bernoulli_log_prob_of_hidden(model.decoder.trunk(z), model.decoder.head, x)
-    return log_px + (m * _log_normal_ratio(z, eps, lv)).sum(-1)
+    mu_y, std_y = m * mu[:, None, :], torch.exp(0.5 * lv)
+    v, c0 = _data_term(model.decoder.head, x)
+
+    def log_weights(k: int, generator=None) -> torch.Tensor:
+        eps = _noise((k, x.shape[0], 1, model.D), mu, generator) * m  # (k, B, Y, D)
+        z = mu_y + std_y * eps
+        log_px = _log_prob_given(model.decoder.trunk(z), model.decoder.head, v, c0)
+        return log_px + (m * _log_normal_ratio(z, eps, lv)).sum(-1)
+
+    return log_weights
 
 
 def fused_log_weights_apply(model) -> bool:
-    """Whether `_fused_log_weights` computes this model's log-weights: the VAE and eVAE with a
+    """Whether `fused_log_weights` computes this model's log-weights: the VAE and eVAE with a
     Bernoulli decoder (the mVAE and Gaussian decoders use model.log_weights)."""
     return isinstance(model, VAE) and model.cfg.likelihood == "bernoulli"
 
@@ -102,17 +119,15 @@ def log_likelihood(
     device = next(model.parameters()).device
     g = torch.Generator(device=device).manual_seed(seed)
     Y = model.n_epitomes
-    if fused and fused_log_weights_apply(model):
-        weights = functools.partial(_fused_log_weights, model)
-    else:
-        weights = model.log_weights
+    fused = fused and fused_log_weights_apply(model)
     out = []
     for i in tqdm(range(0, x.shape[0], batch_size), disable=not progress, desc=f"L_{k}"):
         xb = x[i : i + batch_size].to(device)
+        weights = fused_log_weights(model, xb) if fused else partial(model.log_weights, xb)
         chunk = max(1, min(k, max_rows // (xb.shape[0] * Y)))
         acc = torch.full((xb.shape[0],), -math.inf, dtype=torch.float64, device=device)
         for j in range(0, k, chunk):
-            log_w = weights(xb, min(chunk, k - j), generator=g)  # (c, B, Y)
+            log_w = weights(min(chunk, k - j), generator=g)  # (c, B, Y)
             acc = torch.logaddexp(acc, torch.logsumexp(log_w.double(), dim=0).logsumexp(-1))
         out.append(acc - math.log(k) - math.log(Y))
     return torch.cat(out)

@@ -159,7 +159,6 @@ def executor_from_env():
             return ex
     """
     import importlib
-    import os
 
     spec = os.environ.get(EXECUTOR_ENV, "").strip()
     if not spec:

@@ -199,14 +199,14 @@ def _bernoulli_model(name: str, D: int, L: int, seed: int = 0, scale: float = 1.
 @pytest.mark.parametrize("scale", [1.0, 60.0])
 def test_fused_log_weights_equal_the_models(name, D, L, kw, scale):
     """The estimator's fused Bernoulli log-weights are the model's own, sample for sample."""
-    from evae_lite.iwae import _fused_log_weights, fused_log_weights_apply
+    from evae_lite.iwae import fused_log_weights, fused_log_weights_apply
 
     model = _bernoulli_model(name, D, L, scale=scale, **kw)
     assert fused_log_weights_apply(model)
     x = (torch.rand(6, 784, generator=torch.Generator().manual_seed(1)) < 0.3).float()
     with torch.no_grad():
         ref = model.log_weights(x, 4, generator=torch.Generator().manual_seed(2))
-        got = _fused_log_weights(model, x, 4, torch.Generator().manual_seed(2))
+        got = fused_log_weights(model, x)(4, torch.Generator().manual_seed(2))
     assert got.shape == ref.shape
     torch.testing.assert_close(got, ref, rtol=2e-6, atol=2e-4)
 
