@@ -28,7 +28,7 @@ import torch
 from .data import sha256_file
 
 # Modules whose code determines each kind of result.
-_MODEL_CODE = ("config", "epitomes", "nets", "models", "assignment", "train")
+_MODEL_CODE = ("config", "epitomes", "nets", "models", "assignment", "optim", "train")
 CODE = {
     "model": _MODEL_CODE,
     "parzen": (*_MODEL_CODE, "parzen"),

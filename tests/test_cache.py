@@ -106,4 +106,4 @@ def test_job_results_are_keyed_by_every_module_that_computes_them(monkeypatch):
     seen = []
     monkeypatch.setattr(cache, "_code_of", lambda name: seen.append(name) or name)
     cache.code_version("job")
-    assert {"train", "models", "nets", "measure", "parzen", "iwae"} <= set(seen)
+    assert {"train", "optim", "models", "nets", "measure", "parzen", "iwae"} <= set(seen)
