@@ -61,8 +61,15 @@ def test_benchmark_code_paths_run_on_tiny_sizes(monkeypatch):
     rows: dict = {}
     ceiling = 1.0
     x = bench.random_binary(200, seed=0)
+    entered, real = [], bench.train_module.step_in_backward
+    monkeypatch.setattr(
+        bench.train_module, "step_in_backward", lambda opt: entered.append(1) or real(opt)
+    )
     epoch, assign = bench.our_train_epoch(x, ModelConfig("evae", D=8, K=4, stride=4, H=16))
-    assert epoch > assign > 0
+    assert epoch > assign > 0 and entered == [1]
+    assert bench.our_train_epoch(x, ModelConfig("vae", D=8, H=16), in_backward=False)[0] > 0
+    assert entered == [1]  # the comparison row steps Adam after backward
+    assert bench.copy_rate(1) > 0
     assert bench.tutorial_train_epoch(x, 8) > 0
     bench.bench_parzen(300, ceiling, rows)
     bench.bench_lk(3, 8, "lk", ceiling, rows)
