@@ -191,24 +191,25 @@ def train(
         unit="batch",
     )
     model.train()
-    hooks = step_in_backward(opt) if in_backward else contextlib.nullcontext()
-    with hooks:  # removed on the way out, also on an error
-        for epoch in range(start_epoch, epochs):
-            t0 = time.perf_counter()
-            lr = train_cfg.lr_at(epoch)
-            for group in opt.param_groups:
-                group["lr"] = lr
-            changed = None
-            if Y > 1:  # Algorithm 1, line 3: y* = argmin cost, all epitomes at once
-                assign_x = binarize(x_train, g) if dyn_binarize else x_train
-                n_s = train_cfg.assign_samples if train_cfg.assign_z == "sample" else 0
-                y_new, _ = assign_epitomes(model, assign_x, n_samples=n_s, generator=g)
-                changed = (y_new != y).float().mean().item() if epoch > 0 else None
-                y = y_new
-                order = balanced_order(y, Y, g)  # line 4
-            else:
-                order = torch.randperm(N, generator=g, device=device)
-            sums = torch.zeros(3, device=device)  # cost, rec, kl summed over examples
+    for epoch in range(start_epoch, epochs):
+        t0 = time.perf_counter()
+        lr = train_cfg.lr_at(epoch)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        changed = None
+        if Y > 1:  # Algorithm 1, line 3: y* = argmin cost, all epitomes at once
+            assign_x = binarize(x_train, g) if dyn_binarize else x_train
+            n_s = train_cfg.assign_samples if train_cfg.assign_z == "sample" else 0
+            y_new, _ = assign_epitomes(model, assign_x, n_samples=n_s, generator=g)
+            changed = (y_new != y).float().mean().item() if epoch > 0 else None
+            y = y_new
+            order = balanced_order(y, Y, g)  # line 4
+        else:
+            order = torch.randperm(N, generator=g, device=device)
+        sums = torch.zeros(3, device=device)  # cost, rec, kl summed over examples
+        # Adam's hooks only around the minibatches: a backward pass elsewhere (a
+        # callback's) leaves the weights alone. Removed on the way out, also on an error.
+        with step_in_backward(opt) if in_backward else contextlib.nullcontext():
             for b in range(n_batches):
                 idx = order[b * B : (b + 1) * B]
                 xb = x_train[idx]
@@ -230,37 +231,35 @@ def train(
                     _check_finite(s, epoch, b)
                     bar.set_postfix(epoch=epoch + 1, cost=f"{s[0]:.2f}", refresh=False)
                 bar.update(1)
-            s = (sums / N).tolist()
-            val = None
-            if x_val is not None:
-                val = validation_bound(model, x_val, seed=train_cfg.seed + 1)
-                if not math.isfinite(val):
-                    raise NonFiniteLossError(f"validation bound is {val} at epoch {epoch + 1}")
-            sizes = torch.bincount(y, minlength=Y).tolist() if Y > 1 else [N]
-            stats = EpochStats(
-                epoch + 1, lr, s[0], s[1], s[2], val, changed, sizes, time.perf_counter() - t0
+        s = (sums / N).tolist()
+        val = None
+        if x_val is not None:
+            val = validation_bound(model, x_val, seed=train_cfg.seed + 1)
+            if not math.isfinite(val):
+                raise NonFiniteLossError(f"validation bound is {val} at epoch {epoch + 1}")
+        sizes = torch.bincount(y, minlength=Y).tolist() if Y > 1 else [N]
+        stats = EpochStats(
+            epoch + 1, lr, s[0], s[1], s[2], val, changed, sizes, time.perf_counter() - t0
+        )
+        history.append(stats)
+        if val is not None:
+            bar.set_postfix(epoch=epoch + 1, cost=f"{s[0]:.2f}", val=f"{val:.2f}", refresh=False)
+        if ckpt_path is not None:
+            ckpt_path.parent.mkdir(parents=True, exist_ok=True)
+            _atomic_save(
+                {
+                    **configs,
+                    "model": model.state_dict(),
+                    "optim": opt.state_dict(),
+                    "generator": g.get_state(),
+                    "y": y,
+                    "history": [dataclasses.asdict(h) for h in history],
+                    "epoch": epoch + 1,
+                },
+                ckpt_path,
             )
-            history.append(stats)
-            if val is not None:
-                bar.set_postfix(
-                    epoch=epoch + 1, cost=f"{s[0]:.2f}", val=f"{val:.2f}", refresh=False
-                )
-            if ckpt_path is not None:
-                ckpt_path.parent.mkdir(parents=True, exist_ok=True)
-                _atomic_save(
-                    {
-                        **configs,
-                        "model": model.state_dict(),
-                        "optim": opt.state_dict(),
-                        "generator": g.get_state(),
-                        "y": y,
-                        "history": [dataclasses.asdict(h) for h in history],
-                        "epoch": epoch + 1,
-                    },
-                    ckpt_path,
-                )
-            if on_epoch_end is not None:
-                on_epoch_end(stats, model)
+        if on_epoch_end is not None:
+            on_epoch_end(stats, model)
     bar.close()
     model.eval()
     return TrainResult(model, history, y if Y > 1 else None)
