@@ -3,9 +3,10 @@ complete, while that gradient is still in cache.
 
 The update is torch.optim.Adam's own fused kernel applied to the optimizer's own state, so
 `opt.state_dict()` and the checkpoints are unchanged and the weights are bitwise those of
-``opt.zero_grad(); loss.backward(); opt.step()`` (tests/test_train.py checks whole training
+``opt.zero_grad(); loss.backward(); opt.step()`` (tests/test_optim.py checks whole training
 runs). It saves a pass over every gradient in memory and the optimizer's per-step Python
-work: a batch-100 MNIST epoch on one CPU thread ran 1.06x faster (benchmarks/run.py).
+work: a batch-100 MNIST epoch on one CPU thread ran 1.06x faster on a quiet machine, and
+0.88x to 1.17x on a busy one, inside the noise (benchmarks/run.py; README, Performance).
 
 It is safe because every parameter of these models is used once in the forward pass: by the
 time its gradient is accumulated, no backward node that still has to run reads it (autograd's
@@ -36,7 +37,9 @@ def supports_step_in_backward(opt: torch.optim.Optimizer) -> bool:
 @contextlib.contextmanager
 def step_in_backward(opt: torch.optim.Adam):
     """While inside, every backward pass also takes `opt`'s step for each parameter it
-    reaches, and leaves that parameter's .grad at None (as zero_grad(set_to_none=True))."""
+    reaches, and leaves that parameter's .grad at None (as zero_grad(set_to_none=True)).
+    Hold it only around the training steps: any backward inside it steps Adam (train() enters
+    it for each epoch's minibatches, not for its callbacks)."""
     if not supports_step_in_backward(opt):
         raise ValueError(
             f"step_in_backward needs torch.optim.Adam(fused=True) without amsgrad, "
