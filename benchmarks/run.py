@@ -372,7 +372,8 @@ def products_in_epoch(x: torch.Tensor, cfg: ModelConfig) -> tuple[float, float]:
     """Seconds that one epoch of evae_lite.train.train spends inside its matrix products, as
     torch.profiler measures their kernels in place (with the caches as the rest of the step,
     activations and Adam's state, leaves them, unlike the ceiling's back-to-back repeats),
-    and the seconds of that profiled epoch (the profiler slows the small ops, not these)."""
+    and the seconds of that profiled epoch (the profiler adds a cost per op, which the small
+    ops feel and these, at 0.1-2 ms each, hardly do)."""
     from torch.profiler import ProfilerActivity, profile
 
     with profile(activities=[ProfilerActivity.CPU]) as prof:
