@@ -67,9 +67,9 @@ def test_benchmark_code_paths_run_on_tiny_sizes(monkeypatch):
     )
     epoch, assign = bench.our_train_epoch(x, ModelConfig("evae", D=8, K=4, stride=4, H=16))
     assert epoch > assign > 0 and entered == [1]
-    assert bench.our_train_epoch(x, ModelConfig("vae", D=8, H=16), in_backward=False)[0] > 0
-    assert entered == [1]  # the comparison row steps Adam after backward
     vae = ModelConfig("vae", D=8, H=16)
+    assert bench.our_train_epoch(x, vae, in_backward=False)[0] > 0
+    assert entered == [1]  # the comparison row steps Adam after backward
     products, epoch = bench.products_in_epoch(x, vae)  # 0 if the profiler renamed them
     assert 0 < products < epoch
     assert bench.copy_rate(1) > 0
