@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from .book import SCALE_NAMES
+from .runs.scales import SCALE_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,7 +11,11 @@ from pathlib import Path
 
 import torch
 
-from .config import MODELS, SCHEDULES, ModelConfig, TrainConfig
+from .model import ModelConfig, param_count
+from .model.config import MODELS
+from .runs import Job, inputs, run
+from .train import TrainConfig
+from .train.config import SCHEDULES
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
@@ -31,6 +35,9 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("training")
     g.add_argument("--dataset", default="mnist", help="mnist or faces (default mnist)")
     g.add_argument("--train-size", type=int, default=None, help="use the first N examples")
+    g.add_argument(
+        "--eval-size", type=int, default=None, help="first N validation images (default all)"
+    )
     g.add_argument("--epochs", type=int, default=200)
     g.add_argument("--batch-size", type=int, default=100)
     g.add_argument("--lr", type=float, default=1e-3)
@@ -54,19 +61,7 @@ def _run_name(m: ModelConfig, dataset: str, seed: int) -> str:
     return name + f"-seed{seed}"
 
 
-def _load(dataset: str):
-    from .data import load_dataset
-
-    return load_dataset(dataset)
-
-
-def cmd_train(a) -> int:
-    from .measure import THRESHOLD_BURDA_CODE, THRESHOLD_PAPER, unit_report
-    from .models import param_count
-    from .train import fixed_binarization, train
-
-    data = _load(a.dataset)
-    likelihood = "bernoulli" if data.binary else "gaussian"
+def _job_from_args(a, measures) -> Job:
     m = ModelConfig(
         model=a.model,
         D=a.D,
@@ -74,8 +69,6 @@ def cmd_train(a) -> int:
         stride=a.stride,
         L=a.L,
         H=a.H,
-        x_dim=data.train.shape[1],
-        likelihood=likelihood,
         kl_weight=a.kl_weight,
         dropout=a.dropout,
         component_H=a.component_H,
@@ -89,108 +82,110 @@ def cmd_train(a) -> int:
         seed=a.seed,
         device=a.device,
     )
-    if a.train_size is not None and not 0 < a.train_size <= data.train.shape[0]:
-        raise ValueError(
-            f"--train-size={a.train_size} is not allowed: need 1..{data.train.shape[0]}"
-        )
-    x_train = data.train if a.train_size is None else data.train[: a.train_size]
+    return Job(
+        m, t, dataset=a.dataset, train_size=a.train_size, eval_size=a.eval_size, measures=measures
+    )
+
+
+def _check_sizes(job: Job) -> None:
+    """Sizes larger than the data set are a mistake, not a silent "all"."""
+    from .data import load_dataset
+
+    d = load_dataset(job.dataset)
+    for name, v, n in (
+        ("--train-size", job.train_size, d.train.shape[0]),
+        ("--eval-size", job.eval_size, min(d.val.shape[0], d.test.shape[0])),
+    ):
+        if v is not None and v > n:
+            raise ValueError(f"{name}={v} is not allowed for {job.dataset}: need 1..{n}")
+
+
+def cmd_train(a) -> int:
+    from .evaluate.activity import THRESHOLD_BURDA_CODE, THRESHOLD_PAPER
+
+    job = _job_from_args(a, ("units",))
+    _check_sizes(job)
+    m = job.model
     out = Path(a.out or Path("runs") / _run_name(m, a.dataset, a.seed))
     out.mkdir(parents=True, exist_ok=True)
-    print(f"data: {data.name}, {x_train.shape[0]} train / {data.val.shape[0]} val ({data.source})")
+    (out / "job.json").write_text(json.dumps(job.to_json(), indent=1))
     t0 = time.perf_counter()
-    res = train(
-        m,
-        t,
-        x_train,
-        data.val,
-        binary=data.binary,
-        checkpoint=out / "checkpoint.pt",
-        progress=not a.no_progress,
-    )
-    model = res.model
-    x_val = data.val.to(next(model.parameters()).device)
-    x_val = fixed_binarization(x_val, t.seed) if data.binary else x_val
-    rep = unit_report(model, x_val)
-    last = res.history[-1]
+    r = run(job, run_dir=out, progress=not a.no_progress)
+    i = inputs(job)
+    u = r.units
+    order = sorted(range(m.D), key=lambda d: -u.activity[d])
     summary = {
         "run": str(out),
-        "dataset": a.dataset,
-        "model_cfg": dataclasses.asdict(m),
-        "train_cfg": dataclasses.asdict(t),
-        "n_train": x_train.shape[0],
-        "params": param_count(model),
-        "epochs": last.epoch,
+        "dataset": job.dataset,
+        "model_cfg": dataclasses.asdict(i.model),
+        "train_cfg": dataclasses.asdict(job.train),
+        "n_train": i.x_train.shape[0],
         "seconds": time.perf_counter() - t0,
-        "active_units": rep.n_active,
-        "active_units_0.01": rep.n_active_at(THRESHOLD_BURDA_CODE),
-        "unit_kl_sorted_by_activity": [round(v, 3) for v in rep.kl[rep.order].tolist()],
-        "kl_total": float(rep.kl.sum()),
-        "val_bound": last.val_bound,
-        "train_cost": last.train_cost,
-        "group_sizes": last.group_sizes,
+        "unit_kl_sorted_by_activity": [round(u.kl[d], 3) for d in order],
+        **r.to_json(),
     }
-    if getattr(model, "component_H", None):
-        from .models import EpitomicVAE
+    if r.component_H:
+        from .model import EpitomicVAE
 
-        summary["component_H"] = model.component_H
         summary["evae_params"] = param_count(EpitomicVAE(m.replace(model="evae")))
-    (out / "summary.json").write_text(json.dumps(summary, indent=1))
-    print(f"\n== {m.model} D={m.D} ({out.name}) after {last.epoch} epochs ==")
-    print(f"parameters:       {summary['params']:,}", end="")
+    (out / "summary.json").write_text(json.dumps(summary, indent=1, allow_nan=False))
+    print(f"\n== {m.model} D={m.D} ({out.name}) after {r.epochs} epochs ==")
+    print(f"parameters:       {r.n_params:,}", end="")
     if "evae_params" in summary:
         print(
             f" (eVAE of the same D, K, L, H: {summary['evae_params']:,}; "
-            f"component width {model.component_H})",
+            f"component width {r.component_H})",
             end="",
         )
     print()
-    if model.n_epitomes > 1:
-        print(f"epitomes:         {model.n_epitomes}, examples per epitome {last.group_sizes}")
     print(
-        f"active units:     {rep.n_active} of {m.D} (A_u > {THRESHOLD_PAPER}); "
-        f"{summary['active_units_0.01']} of {m.D} at {THRESHOLD_BURDA_CODE}"
+        f"active units:     {u.active} of {m.D} (A_u > {THRESHOLD_PAPER}); "
+        f"{u.active_burda} of {m.D} at {THRESHOLD_BURDA_CODE}"
     )
     kls = " ".join(f"{v:.2f}" for v in summary["unit_kl_sorted_by_activity"])
     print(f"per-unit KL:      {kls} (nats, units sorted by activity)")
-    print(f"validation bound: {last.val_bound:.2f} nats (negative ELBO, lower is better)")
+    print(f"validation bound: {r.val_bound:.2f} nats (negative ELBO, lower is better)")
     print(f"time:             {summary['seconds']:.1f} s; run saved in {out}")
     return 0
 
 
-def cmd_evaluate(a) -> int:
-    from .iwae import log_likelihood
-    from .measure import unit_report
-    from .parzen import parzen_score
-    from .train import fixed_binarization, model_from_checkpoint
+def _run_job(run_dir: Path) -> Job:
+    path = run_dir / "job.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{run_dir} is not a run directory: it has no job.json")
+    return Job.from_json(json.loads(path.read_text()))
 
-    model, ckpt = model_from_checkpoint(Path(a.run) / "checkpoint.pt")
-    summary = Path(a.run) / "summary.json"
-    dataset = a.dataset or (json.loads(summary.read_text()) if summary.exists() else {}).get(
-        "dataset", "mnist"
+
+def cmd_evaluate(a) -> int:
+    run_dir = Path(a.run)
+    job = _run_job(run_dir)
+    measures = (
+        ("units",) + (("parzen",) if a.parzen_samples else ()) + (("iwae",) if a.iwae_k else ())
     )
-    data = _load(dataset)
-    x_test = data.test if a.test_size is None else data.test[: a.test_size]
-    result: dict = {"run": a.run}
-    seed = ckpt["train_cfg"]["seed"]
-    rep = unit_report(model, fixed_binarization(data.val, seed) if data.binary else data.val)
-    result["active_units"] = rep.n_active
-    print(f"active units: {rep.n_active} of {model.D}")
-    if a.parzen_samples:
-        p = parzen_score(model, data.val, x_test, n_samples=a.parzen_samples, seed=seed)
-        result["parzen"] = dataclasses.asdict(p)
-        print(p)
-    if a.iwae_k:
-        xb = fixed_binarization(x_test, seed) if data.binary else x_test
-        ll = log_likelihood(model, xb, a.iwae_k, progress=not a.no_progress)
-        se = float(ll.std() / ll.numel() ** 0.5)
-        result["iwae"] = {"k": a.iwae_k, "mean": float(ll.mean()), "stderr": se}
-        print(f"L_{a.iwae_k}: {float(ll.mean()):.2f} ± {se:.2f} nats on {len(ll)} test images")
-    (Path(a.run) / "evaluation.json").write_text(json.dumps(result, indent=1))
+    job = dataclasses.replace(
+        job,
+        eval_size=a.eval_size,
+        measures=measures,
+        parzen_samples=a.parzen_samples or job.parzen_samples,
+        iwae_k=a.iwae_k or job.iwae_k,
+        iwae_size=a.iwae_size,
+    )
+    _check_sizes(job)
+    r = run(job, run_dir=run_dir, progress=not a.no_progress)
+    print(f"active units: {r.units.active} of {r.D}")
+    if r.parzen:
+        print(r.parzen)
+    if r.iwae:
+        print(
+            f"L_{r.iwae.k}: {r.iwae.mean:.2f} ± {r.iwae.stderr:.2f} nats on {r.iwae.n} test images"
+        )
+    result = {"run": a.run, "job": job.to_json(), **r.to_json()}
+    (run_dir / "evaluation.json").write_text(json.dumps(result, indent=1, allow_nan=False))
     return 0
 
 
 def cmd_sample(a) -> int:
-    from .plotting import save_grid
+    from .book.figures import save_grid
     from .train import model_from_checkpoint
 
     model, ckpt = model_from_checkpoint(Path(a.run) / "checkpoint.pt")
@@ -212,10 +207,12 @@ def build_parser() -> argparse.ArgumentParser:
     tr.set_defaults(func=cmd_train)
     ev = sub.add_parser("evaluate", help="active units, Parzen and L_k of a trained run")
     ev.add_argument("--run", required=True, help="run directory written by train")
-    ev.add_argument("--dataset", default=None, help="default: the one the run trained on")
-    ev.add_argument("--test-size", type=int, default=None, help="first N test examples")
+    ev.add_argument(
+        "--eval-size", type=int, default=None, help="first N validation/test images (default all)"
+    )
     ev.add_argument("--parzen-samples", type=int, default=10_000, help="0 to skip")
     ev.add_argument("--iwae-k", type=int, default=0, help="k of L_k (5000 in the paper)")
+    ev.add_argument("--iwae-size", type=int, default=None, help="first N test images for L_k")
     ev.add_argument("--no-progress", action="store_true")
     ev.set_defaults(func=cmd_evaluate)
     sa = sub.add_parser("sample", help="write a PNG grid of generated images")

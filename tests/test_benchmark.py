@@ -9,7 +9,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from evae_lite import ModelConfig, build_model
-from evae_lite.iwae import log_likelihood
+from evae_lite.evaluate.iwae import log_likelihood
 
 _PATH = Path(__file__).resolve().parent.parent / "benchmarks" / "run.py"
 _spec = importlib.util.spec_from_file_location("evae_benchmark", _PATH)
@@ -61,15 +61,9 @@ def test_benchmark_code_paths_run_on_tiny_sizes(monkeypatch):
     rows: dict = {}
     ceiling = 1.0
     x = bench.random_binary(200, seed=0)
-    entered, real = [], bench.train_module.step_in_backward
-    monkeypatch.setattr(
-        bench.train_module, "step_in_backward", lambda opt: entered.append(1) or real(opt)
-    )
     epoch, assign = bench.our_train_epoch(x, ModelConfig("evae", D=8, K=4, stride=4, H=16))
-    assert epoch > assign > 0 and entered == [1]
+    assert epoch > assign > 0
     vae = ModelConfig("vae", D=8, H=16)
-    assert bench.our_train_epoch(x, vae, in_backward=False)[0] > 0
-    assert entered == [1]  # the comparison row steps Adam after backward
     products, epoch = bench.products_in_epoch(x, vae)  # 0 if the profiler renamed them
     assert 0 < products < epoch
     assert bench.copy_rate(1) > 0

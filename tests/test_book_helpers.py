@@ -2,10 +2,10 @@ import pytest
 import torch
 
 from evae_lite import ModelConfig, build_model
-from evae_lite.book import SCALES, get_scale
-from evae_lite.interactive import image_slider, latent_traversal_frames
-from evae_lite.measure import reconstruct, unit_correlation
-from evae_lite.plotting import image_grid
+from evae_lite.book.figures import image_grid
+from evae_lite.book.interactive import image_slider, latent_traversal_frames
+from evae_lite.evaluate.activity import reconstruct, unit_correlation
+from evae_lite.runs import SCALES, get_scale
 
 
 def test_scale_from_argument_env_and_default(monkeypatch):
@@ -18,9 +18,34 @@ def test_scale_from_argument_env_and_default(monkeypatch):
         get_scale("huge")
 
 
-def test_paper_scale_is_the_papers_mnist_setting():
-    p = SCALES["paper"]
-    assert (p.train_size, p.epochs, p.parzen_samples) == (None, 200, 10_000)
+def test_paper_scale_is_the_papers_setting_everywhere():
+    """Section 5: 200 epochs on MNIST, 250 on TFD, Parzen with 10,000 samples, all images;
+    Table 2: all 8 stages and L_5000 on the whole test set."""
+    for (name, kind, dataset), s in SCALES.items():
+        if name != "paper":
+            continue
+        assert (s.train_size, s.eval_size, s.parzen_samples) == (None, None, 10_000)
+        if kind == "likelihood":
+            assert (s.stages, s.iwae_k, s.iwae_size) == (8, 5000, None)
+            assert s.train_config().total_epochs == s.epochs == 3280
+        else:
+            assert s.epochs == {"mnist": 200, "faces": 250}[dataset]
+            assert s.train_config().total_epochs == s.epochs
+
+
+def test_every_scale_is_defined_for_every_experiment():
+    from evae_lite.runs.scales import DATASETS, KINDS, SCALE_NAMES
+
+    for name in SCALE_NAMES:
+        for kind in KINDS:
+            for d in DATASETS if kind != "likelihood" else ("mnist",):
+                s = get_scale(name, kind, d)
+                assert s.describe().startswith(f"scale={name}: ")
+                assert f"{s.seeds} seed" in s.describe()
+    with pytest.raises(ValueError, match="kind='likelihood' is not defined for dataset='faces'"):
+        get_scale("book", "likelihood", "faces")
+    with pytest.raises(ValueError, match="kind='huge'"):
+        get_scale("book", "huge")
 
 
 def test_unit_correlation_finds_copies():
@@ -65,7 +90,7 @@ def test_setup_says_the_scale_and_optionally_what_it_means(monkeypatch, capsys):
     from evae_lite.book import setup
 
     setup("smoke")
-    assert SCALES["smoke"].describe() in capsys.readouterr().out
+    assert get_scale("smoke").describe() in capsys.readouterr().out
     setup("smoke", describe=False)  # grid chapters print the grid's own description
     out = capsys.readouterr().out
     assert out.startswith("scale=smoke\n") and "training images" not in out

@@ -1,9 +1,12 @@
+from pathlib import Path
+
 import pytest
 import torch
 
 import evae_lite.train as train_mod
-from evae_lite import ModelConfig, TrainConfig, cache
-from evae_lite.cache import Entry, cached_json, cached_train, make_key
+from evae_lite import ModelConfig, TrainConfig
+from evae_lite.runs import cache
+from evae_lite.runs.cache import Entry, cached_json, cached_train, make_key
 
 CFG = ModelConfig("evae", D=4, K=2, H=16, x_dim=32)
 TCFG = TrainConfig(epochs=2, batch_size=25)
@@ -39,13 +42,82 @@ def test_key_changes_with_config_data_and_code(monkeypatch):
 def test_code_version_ignores_docstrings_and_comments(tmp_path, monkeypatch):
     src = 'def f(x):\n    """Doc."""\n    return x + 1  # one\n'
     (tmp_path / "m.py").write_text(src)
-    monkeypatch.setattr(cache, "_PKG", tmp_path)
-    monkeypatch.setattr(cache, "CODE", {"model": ("m",)})
-    v = cache.code_version("model")
+    monkeypatch.setattr(cache, "CODE", {"model": ("m.py",)})
+    v = cache.code_version("model", root=tmp_path)
     (tmp_path / "m.py").write_text('def f(x):\n    """Other words."""\n\n    return x + 1\n')
-    assert cache.code_version("model") == v
+    assert cache.code_version("model", root=tmp_path) == v
     (tmp_path / "m.py").write_text("def f(x):\n    return x + 2\n")
-    assert cache.code_version("model") != v
+    assert cache.code_version("model", root=tmp_path) != v
+
+
+def test_a_new_module_in_a_keyed_folder_changes_the_key(tmp_path):
+    """Nobody lists modules: a file added under model/ (or train/, evaluate/, runs/) is hashed
+    the moment it exists, and a file outside the keyed folders (the book's) is not."""
+    import shutil
+
+    pkg = tmp_path / "evae_lite"
+    shutil.copytree(cache._PKG, pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    model, job = cache.code_version("model", root=pkg), cache.code_version("job", root=pkg)
+    assert (model, job) == (cache.code_version("model"), cache.code_version("job"))
+    (pkg / "book" / "extra.py").write_text("X = 1\n")
+    assert cache.code_version("job", root=pkg) == job
+    (pkg / "evaluate" / "extra.py").write_text("X = 1\n")
+    assert cache.code_version("model", root=pkg) == model  # trained models stay valid
+    assert cache.code_version("job", root=pkg) != job
+    (pkg / "train" / "extra.py").write_text("X = 1\n")
+    assert cache.code_version("model", root=pkg) != model
+
+
+_LOADED = """
+import sys, torch
+from evae_lite import ModelConfig, TrainConfig
+{body}
+print(" ".join(sorted(m for m in sys.modules if m.startswith("evae_lite"))))
+"""
+
+
+def _modules_loaded(body: str, env=None) -> list[str]:
+    import os
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", _LOADED.format(body=body)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **(env or {})},
+    ).stdout
+    return out.strip().splitlines()[-1].split()
+
+
+def _covered(module: str, kind: str) -> bool:
+    """Whether module's file is among the files that key results of this kind."""
+    import importlib
+
+    f = importlib.import_module(module).__file__
+    return Path(f).resolve() in {p.resolve() for p in cache.code_files(kind)}
+
+
+def test_training_and_run_import_only_keyed_code(data_dir, tmp_path):
+    """Every package module that training loads is hashed into a trained model's key, and
+    every module that run(job) loads into a result's key (the package's top __init__, which only
+    re-exports, aside). A module outside them that could change a number would fail this."""
+    train_body = (
+        "from evae_lite.train import train\n"
+        "train(ModelConfig('evae', D=4, K=2, H=8, x_dim=16), TrainConfig(epochs=1), "
+        "torch.rand(20, 16), progress=False)"
+    )
+    for m in _modules_loaded(train_body):
+        assert m == "evae_lite" or _covered(m, "model"), f"{m} trains but is not in MODEL_CODE"
+    run_body = (
+        "from evae_lite.runs import Job, run\n"
+        "run(Job(ModelConfig('evae', D=4, K=2, H=8), TrainConfig(epochs=1), train_size=50, "
+        "eval_size=20, parzen_samples=20, measures=('units', 'parzen', 'iwae'), iwae_k=2))"
+    )
+    env = {"EVAE_LITE_RESULTS": str(tmp_path)}
+    for m in _modules_loaded(run_body, env):
+        assert m == "evae_lite" or _covered(m, "job"), f"{m} runs a job but is not in RESULT_CODE"
 
 
 def test_corrupt_entry_is_detected_and_recomputed(tmp_path):
@@ -100,10 +172,12 @@ def test_concurrent_requests_train_once(tmp_path, monkeypatch):
     assert all(torch.equal(v, b.model.state_dict()[k]) for k, v in a.model.state_dict().items())
 
 
-def test_job_results_are_keyed_by_every_module_that_computes_them(monkeypatch):
-    """A sweep job trains, counts active units (measure), Parzen and L_k: an edit to any of
-    them must make a new entry."""
-    seen = []
-    monkeypatch.setattr(cache, "_code_of", lambda name: seen.append(name) or name)
-    cache.code_version("job")
-    assert {"train", "optim", "models", "nets", "measure", "parzen", "iwae"} <= set(seen)
+def test_job_results_are_keyed_by_every_module_that_computes_them():
+    """A job trains, counts active units, Parzen and L_k: an edit to any of them must make a
+    new entry; an edit to an estimator leaves trained models valid."""
+    rel = {p.relative_to(cache._PKG).as_posix() for p in cache.code_files("job")}
+    want = {"train/loop.py", "model/vae.py", "model/nets.py", "evaluate/activity.py"}
+    assert want | {"evaluate/parzen.py", "evaluate/iwae.py", "runs/job.py"} <= rel
+    model = {p.relative_to(cache._PKG).as_posix() for p in cache.code_files("model")}
+    assert {"train/loop.py", "model/evae.py", "train/assignment.py"} <= model
+    assert not any(p.startswith(("evaluate/", "runs/", "book/")) for p in model)

@@ -42,7 +42,7 @@ def test_train_evaluate_sample_end_to_end(capsys, data_dir, tmp_path):
     summary = json.loads((run / "summary.json").read_text())
     assert summary["n_train"] == 500 and len(summary["unit_kl_sorted_by_activity"]) == 6
     assert main(["train", *argv[1:]]) == 0  # finished run: resumes at its end, retrains nothing
-    argv = ["evaluate", "--run", str(run), "--test-size", "100", "--parzen-samples", "300"]
+    argv = ["evaluate", "--run", str(run), "--eval-size", "100", "--parzen-samples", "300"]
     assert main([*argv, "--iwae-k", "3", "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "Parzen log-density" in out and "L_3:" in out

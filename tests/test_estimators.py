@@ -8,8 +8,8 @@ import torch
 from torch.distributions import MultivariateNormal
 
 from evae_lite import ModelConfig, build_model
-from evae_lite.iwae import log_likelihood
-from evae_lite.parzen import parzen_evaluate, parzen_log_density, parzen_score
+from evae_lite.evaluate.iwae import log_likelihood
+from evae_lite.evaluate.parzen import parzen_evaluate, parzen_log_density, parzen_score
 
 torch.set_default_dtype(torch.float32)
 NOISE_VAR = 0.3
@@ -153,7 +153,7 @@ def test_parzen_dense_and_compacted_sums_equal_brute_force(monkeypatch, sparse_b
     """Every kernel summed over all entries (dense), over the compacted entries within TAIL
     nats (sparse), or switching between them as the bandwidth narrows: all equal the
     brute-force float64 logsumexp."""
-    import evae_lite.parzen as parzen
+    import evae_lite.evaluate.parzen as parzen
 
     monkeypatch.setattr(parzen, "SPARSE_BELOW", sparse_below)
     g = torch.Generator().manual_seed(1)
@@ -166,7 +166,7 @@ def test_parzen_dense_and_compacted_sums_equal_brute_force(monkeypatch, sparse_b
 
 
 def test_parzen_kernel_sums_equal_a_loop():
-    import evae_lite.parzen as parzen
+    import evae_lite.evaluate.parzen as parzen
 
     g = torch.Generator().manual_seed(2)
     shifted = 40 * torch.rand(9, 500, generator=g)
@@ -199,7 +199,7 @@ def _bernoulli_model(name: str, D: int, L: int, seed: int = 0, scale: float = 1.
 @pytest.mark.parametrize("scale", [1.0, 60.0])
 def test_fused_log_weights_equal_the_models(name, D, L, kw, scale):
     """The estimator's fused Bernoulli log-weights are the model's own, sample for sample."""
-    from evae_lite.iwae import fused_log_weights, fused_log_weights_apply
+    from evae_lite.evaluate.iwae import fused_log_weights, fused_log_weights_apply
 
     model = _bernoulli_model(name, D, L, scale=scale, **kw)
     assert fused_log_weights_apply(model)
@@ -215,8 +215,8 @@ def test_fused_log_weights_equal_the_models(name, D, L, kw, scale):
 def test_bernoulli_log_prob_of_hidden_equals_the_plain_form(P):
     """Against x.l - softplus(l) summed over pixels, for pixel counts that halve into blocks
     (784 = 16 x 49), do not halve (97), and would underflow in one product (4096)."""
-    from evae_lite.iwae import bernoulli_log_prob_of_hidden
-    from evae_lite.nets import log_prob
+    from evae_lite.evaluate.iwae import bernoulli_log_prob_of_hidden
+    from evae_lite.model.nets import log_prob
 
     g = torch.Generator().manual_seed(0)
     head = torch.nn.Linear(8, P)

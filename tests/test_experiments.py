@@ -2,15 +2,14 @@
 
 import pytest
 
-from evae_lite.experiments import (
-    FACES_SIGMAS,
-    describe,
+from evae_lite.evaluate.parzen import DEFAULT_SIGMAS
+from evae_lite.runs.grids import (
     fig7_jobs,
     table1_jobs,
     table2_jobs,
     table4_jobs,
 )
-from evae_lite.parzen import DEFAULT_SIGMAS
+from evae_lite.runs.scales import FACES_SIGMAS, describe
 
 
 def _grid(jobs, *fields):
@@ -51,7 +50,12 @@ def test_table2_paper_scale():
         assert (j.model.L, j.model.H) == (2, 200)
         assert j.train.schedule == "burda" and j.train.total_epochs == 3280
         assert j.train.lr_at(3279) == pytest.approx(1e-3 * 10 ** (-7 / 7))
-        assert j.iwae_k == 5000 and j.iwae_size == 10_000 and "iwae" in j.measures
+        assert (
+            j.iwae_k == 5000
+            and j.iwae_size is None
+            and j.eval_size is None
+            and "iwae" in j.measures
+        )
         if j.model.model == "evae":
             assert j.model.epitome_size == 25
 
@@ -83,10 +87,12 @@ def test_book_scale_is_what_the_chapters_say():
     for j in table2_jobs("book"):
         assert j.train.stages == 4 and j.train.total_epochs == 40
         assert (j.iwae_k, j.iwae_size, j.train_size) == (5000, 200, None)
-    text = describe("book")
-    assert "all 50,000 MNIST training images, 10 epoch(s)" in text
-    assert "first 2,000 test images" in text and "10,000 samples" in text
-    assert "300 epochs" in describe("book", "faces")
+    text = describe("book", "grids")
+    assert "all 50,000 MNIST training images, 10 epochs" in text
+    assert "the first 2,000 test images" in text and "10,000 samples" in text
+    assert "300 epochs" in describe("book", "grids", "faces")
+    assert "4 of the 8 stages" in describe("book", "likelihood")
+    assert "L_5000 on the first 200 test images" in describe("book", "likelihood")
     with pytest.raises(ValueError, match="scale='tiny'"):
         describe("tiny")
 

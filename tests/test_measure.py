@@ -1,7 +1,7 @@
 import torch
 
 from evae_lite import ModelConfig, build_model
-from evae_lite.measure import THRESHOLD_BURDA_CODE, activity, unit_report
+from evae_lite.evaluate.activity import THRESHOLD_BURDA_CODE, activity, unit_report
 
 
 def test_activity_is_the_variance_of_posterior_means():

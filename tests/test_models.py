@@ -5,8 +5,8 @@ import torch
 from torch.distributions import Bernoulli, Normal, kl_divergence
 
 from evae_lite import ModelConfig, build_model, param_count
-from evae_lite.assignment import assign_epitomes, balanced_order
-from evae_lite.models import EpitomicVAE, MixtureVAE, matched_component_H
+from evae_lite.model import EpitomicVAE, MixtureVAE, matched_component_H
+from evae_lite.train.assignment import assign_epitomes, balanced_order
 
 torch.set_default_dtype(torch.float32)
 

@@ -3,7 +3,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from evae_lite import ModelConfig, TrainConfig
-from evae_lite.sweep import Job, cached_result, executor_from_env, sweep, trained
+from evae_lite.runs import Job, cached_result, executor_from_env, run, sweep, trained
 
 
 def _jobs():
@@ -26,10 +26,10 @@ def test_sweep_runs_missing_jobs_in_workers_then_reads_the_cache(data_dir, tmp_p
     jobs = _jobs()
     assert all(cached_result(j) is None for j in jobs)
     res = sweep(jobs, workers=2, progress=False)
-    assert [r["D"] for r in res] == [4, 4, 4]
-    assert all(0 <= r["active_units"] <= 4 for r in res)
-    assert "parzen" in res[0] and "parzen" not in res[2]
-    assert res[2]["component_H"] >= 1
+    assert [r.D for r in res] == [4, 4, 4]
+    assert all(0 <= r.units.active <= 4 for r in res)
+    assert res[0].parzen is not None and res[2].parzen is None
+    assert res[2].component_H >= 1
     again = sweep(jobs, executor=Refuse(), progress=False)
     assert again == res
 
@@ -46,8 +46,8 @@ def test_sweep_through_another_executor(data_dir, tmp_path, monkeypatch):
 
     monkeypatch.setattr(evae_lite.train, "train", Refuse().submit)
     res = trained(jobs[0])
-    assert sum(p.numel() for p in res.model.parameters()) == r["n_params"]
-    assert res.history[-1].epoch == r["epochs"]
+    assert sum(p.numel() for p in res.model.parameters()) == r.n_params
+    assert res.history[-1].epoch == r.epochs
 
 
 def test_bad_measure():
@@ -82,8 +82,7 @@ def test_a_job_keeps_L_k_of_every_test_image(data_dir, tmp_path, monkeypatch):
     """Per-image values let a chapter pair two models on the same images without
     recomputing L_k; they are log_likelihood's on the job's own model and images."""
     from evae_lite.data import load_dataset
-    from evae_lite.iwae import log_likelihood
-    from evae_lite.sweep import run_job
+    from evae_lite.evaluate.iwae import log_likelihood
     from evae_lite.train import fixed_binarization
 
     monkeypatch.setenv("EVAE_LITE_RESULTS", str(tmp_path))
@@ -97,9 +96,9 @@ def test_a_job_keeps_L_k_of_every_test_image(data_dir, tmp_path, monkeypatch):
         iwae_k=3,
         iwae_size=7,
     )
-    r = run_job(job)["iwae"]
-    assert len(r["per_image"]) == r["n"] == 7
-    assert sum(r["per_image"]) / 7 == pytest.approx(r["mean"])
+    r = run(job).iwae
+    assert len(r.per_image) == r.n == 7
+    assert sum(r.per_image) / 7 == pytest.approx(r.mean)
     xt = fixed_binarization(load_dataset("mnist").test[:7], 0)
     ll = log_likelihood(trained(job).model, xt, 3)
-    assert ll.tolist() == pytest.approx(r["per_image"], abs=1e-6)
+    assert ll.tolist() == pytest.approx(r.per_image, abs=1e-6)

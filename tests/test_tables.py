@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from evae_lite import tables as T
-from evae_lite.config import ModelConfig, TrainConfig
-from evae_lite.sweep import Job
+from evae_lite import ModelConfig, TrainConfig
+from evae_lite.book import paper as T
+from evae_lite.runs.sweep import Job
 
 PAPER = Path(__file__).resolve().parents[2] / "shared" / "paper"
 
@@ -61,11 +61,12 @@ def test_transcribed_table2_and_3_match_the_paper():
 
 
 def _result(test, val, active=5):
-    return {
-        "parzen": {"mean": test, "stderr": 1.0, "val_means": [val - 10, val]},
-        "active_units": active,
-        "n_params": 10,
-    }
+    from evae_lite.evaluate.parzen import ParzenResult
+    from evae_lite.runs import JobResult, Units
+
+    parzen = ParzenResult(0.2, test, 1.0, [0.1, 0.2], [val - 10, val], 100, 100)
+    units = Units(active, active, [1.0] * 8, [1.0] * 8)
+    return JobResult(0, 10, 1, 100.0, 8, units=units, parzen=parzen)
 
 
 def _jobs():

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from evae_lite import ModelConfig, TrainConfig
-from evae_lite.models import EpitomicVAE
+from evae_lite.model import EpitomicVAE
 from evae_lite.train import (
     CheckpointError,
     NonFiniteLossError,

@@ -47,26 +47,7 @@ NPM_PREFIX = Path("_build/vendor-npm")
 # What tex-chtml.js loads on demand: TeX extensions, CHTML fonts, menu, accessibility.
 MATHJAX_PARTS = ["tex-chtml.js", "input/tex", "output/chtml", "ui", "a11y", "sre"]
 # Loaded between require.js and the widget manager's embed-amd.js (see nb_ipywidgets_js).
-WIDGETS_SETUP_JS = """\
-// Written by evae_lite/site.py. Lets the ipywidgets HTML manager (1.x) work offline beside
-// MathJax 3: its fonts load from this folder, and its MathJax 2 typeset call is answered.
-(function () {
-  var here = document.currentScript.src.replace(/[^/]*$/, "");
-  window.__jupyter_widgets_assets_path__ = here;
-  window.requirejs.config({paths: {"@jupyter-widgets/html-manager/dist": here.slice(0, -1)}});
-  function mathjax2Shim() {
-    var mj = window.MathJax;
-    if (mj && mj.version && !mj.Hub && mj.typesetPromise) {
-      mj.Hub = {Queue: function (job) {
-        var el = job && job[2];
-        mj.typesetPromise(el ? [el] : undefined).catch(function () {});
-      }};
-    }
-  }
-  document.addEventListener("DOMContentLoaded", mathjax2Shim);
-  window.addEventListener("load", mathjax2Shim);
-})();
-"""
+WIDGETS_SETUP_JS = (Path(__file__).parent / "widgets_setup.js").read_text()
 
 
 class SiteError(RuntimeError):
@@ -79,7 +60,7 @@ def find_root(start: Path | None = None) -> Path:
     for d in (here, *here.parents):
         if (d / "_config.yml").is_file() and (d / "evae_lite").is_dir():
             return d
-    return Path(__file__).resolve().parent.parent
+    return Path(__file__).resolve().parents[2]
 
 
 def default_toc() -> str:
@@ -486,7 +467,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

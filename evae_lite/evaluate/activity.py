@@ -1,4 +1,4 @@
-"""Unit activity and per-unit KL (section 3, Fig. 1), and a model summary."""
+"""Unit activity and per-unit KL (section 3, Fig. 1), reconstructions, unit correlations."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .assignment import assign_epitomes
-from .nets import gaussian_kl
+from ..model.nets import gaussian_kl
+from ..train.assignment import assign_epitomes
 
 THRESHOLD_PAPER = 0.02  # the paper's (and Burda et al.'s text) activity threshold
 THRESHOLD_BURDA_CODE = 0.01  # the threshold in Burda et al.'s released code
@@ -67,7 +67,7 @@ def unit_report(model, x, y=None, threshold: float = THRESHOLD_PAPER) -> UnitRep
 @torch.no_grad()
 def reconstruct(model, x: torch.Tensor, y: torch.Tensor | None = None, batch_size=1000):
     """Decoder means at the posterior mean of q(z | y*, x): what reconstructions show, (N, P)."""
-    from .nets import mean_image
+    from ..model.nets import mean_image
 
     model.eval()
     if y is None:

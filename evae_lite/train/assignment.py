@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .memory import keep_freed_memory
+from ..memory import keep_freed_memory
 
 
 @torch.no_grad()

@@ -1,4 +1,4 @@
-"""Typed configs for models and training, validated at construction so bad values fail at once."""
+"""ModelConfig: one model of the paper, validated at construction so bad values fail at once."""
 
 from __future__ import annotations
 
@@ -10,16 +10,14 @@ from .epitomes import check_epitomes
 
 MODELS = ("vae", "dropout_vae", "evae", "mvae")
 LIKELIHOODS = ("bernoulli", "gaussian")
-SCHEDULES = ("constant", "burda")
-ASSIGN_Z = ("mean", "sample")
 
 
-def _positive_int(name: str, v) -> None:
+def positive_int(name: str, v) -> None:
     if not isinstance(v, int) or isinstance(v, bool) or v < 1:
         raise ValueError(f"{name}={v!r} is not allowed: it must be a positive integer")
 
 
-def _choice(name: str, v, allowed) -> None:
+def choice(name: str, v, allowed) -> None:
     if v not in allowed:
         raise ValueError(f"{name}={v!r} is not allowed: choose one of {', '.join(allowed)}")
 
@@ -49,10 +47,10 @@ class ModelConfig:
     min_logvar: float = -9.0
 
     def __post_init__(self):
-        _choice("model", self.model, MODELS)
-        _choice("likelihood", self.likelihood, LIKELIHOODS)
+        choice("model", self.model, MODELS)
+        choice("likelihood", self.likelihood, LIKELIHOODS)
         for name in ("D", "H", "x_dim"):
-            _positive_int(name, getattr(self, name))
+            positive_int(name, getattr(self, name))
         if not isinstance(self.L, int) or self.L < 0:
             raise ValueError(f"L={self.L!r} is not allowed: it must be an integer >= 0")
         if not (isinstance(self.kl_weight, (int, float)) and math.isfinite(self.kl_weight)):
@@ -86,7 +84,7 @@ class ModelConfig:
         if self.component_H is not None:
             if self.model != "mvae":
                 raise ValueError("component_H is only allowed for model='mvae'")
-            _positive_int("component_H", self.component_H)
+            positive_int("component_H", self.component_H)
 
     @property
     def epitome_size(self) -> int:
@@ -103,61 +101,4 @@ class ModelConfig:
         return (self.D - self.epitome_size) // self.epitome_stride + 1
 
     def replace(self, **changes) -> ModelConfig:
-        return dataclasses.replace(self, **changes)
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """How a model is trained (paper section 5: Adam, base learning rate 1e-3).
-
-    schedule: constant (lr for `epochs` epochs) or burda (Table 2: stage i = 0..stages-1 runs
-    3**i epochs at lr * 10**(-i/7); `epochs` is then derived). binarize: dynamic binarization
-    of each minibatch (binary data only). assign_z: how the per-epoch assignment y* = argmin
-    cost evaluates the expectation over z: at the posterior mean (deterministic) or with
-    `assign_samples` reparameterized samples shared across epitomes.
-    """
-
-    epochs: int = 200
-    batch_size: int = 100
-    lr: float = 1e-3
-    schedule: str = "constant"
-    stages: int = 8
-    binarize: bool = True
-    seed: int = 0
-    assign_z: str = "mean"
-    assign_samples: int = 1
-    device: str = "auto"
-
-    def __post_init__(self):
-        _choice("schedule", self.schedule, SCHEDULES)
-        _choice("assign_z", self.assign_z, ASSIGN_Z)
-        for name in ("epochs", "batch_size", "stages", "assign_samples"):
-            _positive_int(name, getattr(self, name))
-        if not (isinstance(self.lr, (int, float)) and 0 < self.lr < 1):
-            raise ValueError(f"lr={self.lr!r} is not allowed: need 0 < lr < 1")
-        if not isinstance(self.seed, int):
-            raise ValueError(f"seed={self.seed!r} is not allowed: it must be an integer")
-        if not (self.device in ("auto", "cpu") or str(self.device).startswith(("cuda", "mps"))):
-            raise ValueError(
-                f"device={self.device!r} is not allowed: use auto, cpu, cuda or cuda:N"
-            )
-
-    @property
-    def total_epochs(self) -> int:
-        if self.schedule == "burda":
-            return sum(3**i for i in range(self.stages))
-        return self.epochs
-
-    def lr_at(self, epoch: int) -> float:
-        """Learning rate of 0-based `epoch`."""
-        if self.schedule == "constant":
-            return self.lr
-        start = 0
-        for i in range(self.stages):
-            if epoch < start + 3**i:
-                return self.lr * 10 ** (-i / 7)
-            start += 3**i
-        raise ValueError(f"epoch={epoch} is past the schedule's {self.total_epochs} epochs")
-
-    def replace(self, **changes) -> TrainConfig:
         return dataclasses.replace(self, **changes)

@@ -22,8 +22,9 @@ from functools import partial
 import torch
 from torch import nn
 
-from .memory import keep_freed_memory
-from .models import VAE, _log_normal_ratio, _noise
+from ..memory import keep_freed_memory
+from ..model import VAE
+from ..model.nets import log_normal_ratio, standard_normal
 
 # Product of at most this many sigmoids in [1/2, 1] stays a normal float32 (>= 2^-126).
 _MAX_BLOCK = 64
@@ -77,10 +78,10 @@ def fused_log_weights(model, x: torch.Tensor):
     v, c0 = _data_term(model.decoder.head, x)
 
     def log_weights(k: int, generator=None) -> torch.Tensor:
-        eps = _noise((k, x.shape[0], 1, model.D), mu, generator) * m  # (k, B, Y, D)
+        eps = standard_normal((k, x.shape[0], 1, model.D), mu, generator) * m  # (k, B, Y, D)
         z = mu_y + std_y * eps
         log_px = _log_prob_given(model.decoder.trunk(z), model.decoder.head, v, c0)
-        return log_px + (m * _log_normal_ratio(z, eps, lv)).sum(-1)
+        return log_px + (m * log_normal_ratio(z, eps, lv)).sum(-1)
 
     return log_weights
 

@@ -1,7 +1,7 @@
 """Results cache: trained models and measurements keyed by everything that determines them.
 
-A key is the hash of the configs, the exact training data (a content hash) and the source of
-the package modules that compute the result, so a chapter reuses a model another chapter
+A key is the hash of the configs, the exact training data (a content hash) and the code of
+the package that computes the result (see CODE), so a chapter reuses a model another chapter
 trained, a rebuild retrains nothing unchanged, and a change of code or data makes a new
 entry instead of reusing a stale one. Every file is stored with its sha256; an entry whose
 file does not match is reported and recomputed, never used. Training goes through the
@@ -25,17 +25,17 @@ from typing import Any, Callable
 
 import torch
 
-from .data import sha256_file
+from ..data import sha256_file
 
-# Modules whose code determines each kind of result.
-_MODEL_CODE = ("config", "epitomes", "nets", "models", "assignment", "optim", "train")
-CODE = {
-    "model": _MODEL_CODE,
-    "parzen": (*_MODEL_CODE, "parzen"),
-    "iwae": (*_MODEL_CODE, "iwae"),
-    "units": (*_MODEL_CODE, "measure"),
-}
-_PKG = Path(__file__).parent
+# The code that determines each kind of result, as paths inside the package: every module
+# under a folder counts, so a new module there changes the key without anyone listing it.
+# A trained model depends on the model and its training; a measurement (a job's result) on
+# everything that computes it. tests/test_cache.py checks that training and `run(job)` import
+# no package module outside these sets, so no code that can change a result is left out.
+MODEL_CODE = ("model", "train", "memory.py")
+RESULT_CODE = (*MODEL_CODE, "evaluate", "runs", "data.py")
+CODE = {"model": MODEL_CODE, "job": RESULT_CODE}
+_PKG = Path(__file__).resolve().parent.parent
 
 
 def cache_dir() -> Path:
@@ -47,10 +47,10 @@ def cache_dir() -> Path:
     return Path(pooch.os_cache("evae_lite")) / "results"
 
 
-def _code_of(name: str) -> str:
+def _code_of(path: Path) -> str:
     """A module's syntax tree without docstrings: edits to comments, docstrings or layout do
     not change it, edits to what runs do."""
-    tree = ast.parse((_PKG / f"{name}.py").read_text())
+    tree = ast.parse(path.read_text())
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
         if (
@@ -64,13 +64,23 @@ def _code_of(name: str) -> str:
     return ast.dump(tree)
 
 
-def code_version(kind: str = "model") -> str:
-    """Hash of the code of the package modules that compute results of this kind (any
-    other kind uses every module listed in CODE)."""
-    names = CODE.get(kind, sorted({n for v in CODE.values() for n in v}))
+def code_files(kind: str = "job", root: Path | None = None) -> list[Path]:
+    """The package's .py files whose code keys results of this kind, in a fixed order."""
+    root = root or _PKG
+    files = []
+    for part in CODE.get(kind, RESULT_CODE):  # other kinds: all of the result code
+        p = root / part
+        files += sorted(p.rglob("*.py")) if p.is_dir() else [p]
+    return files
+
+
+def code_version(kind: str = "job", root: Path | None = None) -> str:
+    """Hash of the code (and the paths) of the modules that compute results of this kind."""
+    root = root or _PKG
     h = hashlib.sha256()
-    for name in names:
-        h.update(_code_of(name).encode())
+    for f in code_files(kind, root):
+        h.update(f.relative_to(root).as_posix().encode())
+        h.update(_code_of(f).encode())
     return h.hexdigest()[:16]
 
 
@@ -157,7 +167,7 @@ def cached_train(
 ):
     """`train.train` through the cache: returns a TrainResult, training only when needed.
     Processes that ask for the same model at once train it once: the others wait."""
-    from .train import resolve_device
+    from ..train import resolve_device
 
     key = make_key("model", model=model_cfg, train=train_cfg, x_train=x_train, x_val=x_val)
     e = Entry(key, root)
@@ -185,7 +195,7 @@ def _locked(path: Path):
 
 
 def _train_entry(e, ckpt, device, model_cfg, train_cfg, x_train, x_val, binary, progress):
-    from .train import EpochStats, TrainResult, model_from_checkpoint, train
+    from ..train import EpochStats, TrainResult, model_from_checkpoint, train
 
     if e.valid():
         model, ck = model_from_checkpoint(ckpt, map_location=device)
@@ -197,7 +207,7 @@ def _train_entry(e, ckpt, device, model_cfg, train_cfg, x_train, x_val, binary, 
             model_cfg, train_cfg, x_train, x_val, binary=binary, checkpoint=ckpt, progress=progress
         )
     except Exception as err:
-        from .train import CheckpointError
+        from ..train import CheckpointError
 
         if not isinstance(err, CheckpointError):
             raise

@@ -1,7 +1,7 @@
 """The paper's tables beside ours: the paper's printed numbers, and grid results as rows.
 
 The PAPER_* dicts are transcribed from the paper (Tables 1-4 and section 5.2); a test checks
-them against the paper's text. Everything else here turns sweep results into table rows:
+them against the paper's text. Everything else here turns grid results into table rows:
 one `Row` per trained model, the best epitome size K of each cell chosen on the *validation*
 Parzen score (the paper says only "the maximum over K"), and Markdown with the paper's
 number and ours in adjacent columns, active units in parentheses as the paper prints them.
@@ -93,7 +93,7 @@ class Row:
     stderr: float  # its standard error over test images
     val_parzen: float  # validation Parzen at the chosen bandwidth (used to pick K)
     n_params: int
-    job: Any = field(default=None, repr=False, compare=False)  # the sweep.Job that made it
+    job: Any = field(default=None, repr=False, compare=False)  # the runs.Job that made it
 
     @property
     def cell(self) -> tuple:
@@ -101,11 +101,11 @@ class Row:
 
 
 def rows(jobs, results) -> list[Row]:
-    """Rows of a grid from its sweep jobs and results (in the same order)."""
+    """Rows of a grid from its jobs and their `runs.JobResult`s (in the same order)."""
     out = []
     for job, r in zip(jobs, results, strict=True):
         t = job.tag
-        p = r["parzen"]
+        p = r.parzen
         out.append(
             Row(
                 model=t["model"],
@@ -113,11 +113,11 @@ def rows(jobs, results) -> list[Row]:
                 L=t["L"],
                 H=t["H"],
                 K=t.get("K"),
-                active=r.get("active_units"),
-                parzen=p["mean"],
-                stderr=p["stderr"],
-                val_parzen=max(p["val_means"]),
-                n_params=r["n_params"],
+                active=r.units.active if r.units else None,
+                parzen=p.mean,
+                stderr=p.stderr,
+                val_parzen=max(p.val_means),
+                n_params=r.n_params,
                 job=job,
             )
         )

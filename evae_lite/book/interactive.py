@@ -8,7 +8,7 @@ import io
 import numpy as np
 import torch
 
-from .plotting import image_grid
+from .figures import image_grid
 
 
 def png_uri(grid: np.ndarray, ink: bool = True) -> str:
@@ -75,7 +75,7 @@ def latent_traversal_frames(model, units, values, *, base=None, y=None):
 
     Returns [(f"z_u = v", images (len(units), P))] for each v: one row per unit.
     """
-    from .nets import mean_image
+    from ..model.nets import mean_image
 
     model.eval()
     D = model.D
@@ -100,7 +100,7 @@ def manifold_grid_z(n: int = 8, lim: float = 0.95) -> torch.Tensor:
 def epitome_manifold(model, y: int, n: int = 8, dims: tuple[int, int] | None = None):
     """Decoded images over an n x n grid of two latent units of epitome y (the first two by
     default), the others at 0: (n*n, P), row-major with the first unit along rows."""
-    from .nets import mean_image
+    from ..model.nets import mean_image
 
     m = model.masks[y].nonzero()[:, 0].tolist()
     a, b = dims or (m[0], m[1])
@@ -158,7 +158,7 @@ def manifold_explorer(model, x_train, y_star, labels, image_shape=(28, 28), n_ne
     import ipywidgets as W
     import matplotlib.pyplot as plt
 
-    from .measure import posterior_stats
+    from ..evaluate.activity import posterior_stats
 
     y_star = torch.as_tensor(y_star).to(model.masks.device)
     mu, _ = posterior_stats(model, x_train, y_star)  # (N, D): the claimed examples' codes
@@ -179,7 +179,7 @@ def manifold_explorer(model, x_train, y_star, labels, image_shape=(28, 28), n_ne
         z = torch.zeros(1, model.D, device=model.masks.device)
         z[0, a], z[0, b] = z1.value, z2.value
         with torch.no_grad():
-            from .nets import mean_image
+            from ..model.nets import mean_image
 
             img = mean_image(
                 model.cfg.likelihood, model.decode(z, torch.tensor([y], device=z.device))

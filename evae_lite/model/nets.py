@@ -82,3 +82,13 @@ def log_prob(likelihood: str, x: torch.Tensor, params) -> torch.Tensor:
 def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(mu, exp(logvar)) || N(0, 1)) per dimension, same shape as mu."""
     return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
+
+
+def standard_normal(shape, like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """N(0, I) noise of `shape` on like's device and dtype, from `generator`."""
+    return torch.randn(shape, generator=generator, device=like.device, dtype=like.dtype)
+
+
+def log_normal_ratio(z: torch.Tensor, eps: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """log N(z; 0, 1) - log N(z; mu, exp(logvar)) per dim, with z = mu + exp(logvar/2) * eps."""
+    return -0.5 * z.pow(2) + 0.5 * eps.pow(2) + 0.5 * logvar

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .memory import keep_freed_memory
+from ..memory import keep_freed_memory
 
 DEFAULT_SIGMAS = tuple(float(s) for s in torch.logspace(-1, 0, 20).tolist())  # 0.1 .. 1
 

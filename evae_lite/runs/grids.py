@@ -1,0 +1,75 @@
+"""The paper's quantitative experiments as grids of jobs: Fig. 7 and Tables 1, 2 and 4.
+
+Each job's sizes come from the table of scales (`scales.py`, kinds `grids` and `likelihood`);
+here is which models each grid holds. `book` also drops some cells of the paper's grids (each
+function says which); a test checks the paper-scale grids against the paper's text.
+"""
+
+from __future__ import annotations
+
+from ..model import ModelConfig
+from .job import Job
+
+def _job(cfg: ModelConfig, scale: str, dataset="mnist", **tag) -> Job:
+    return Job.at(cfg, scale, "grids", dataset, tag=tag)
+
+
+def _trio(D, L, H, Ks, scale, dataset="mnist"):
+    """VAE, and mVAE and eVAE for each K, at one (D, L, H). Epitomes do not overlap, so a K
+    that does not divide D is left out (Table 4's K = 3 at D = 8: the paper does not say how
+    it tiled 8 units with 3-unit epitomes)."""
+    jobs = [_job(ModelConfig("vae", D=D, L=L, H=H), scale, dataset, model="VAE", D=D, L=L, H=H)]
+    for name, kind in (("mVAE", "mvae"), ("eVAE", "evae")):
+        for K in (k for k in Ks if D % k == 0):
+            cfg = ModelConfig(kind, D=D, K=K, stride=K, L=L, H=H)
+            jobs.append(_job(cfg, scale, dataset, model=name, D=D, L=L, H=H, K=K))
+    return jobs
+
+
+def fig7_jobs(scale: str = "book") -> list[Job]:
+    """Fig. 7: Parzen log-density against epitome size K (non-overlapping), one hidden layer
+    of 500 units, D in {8, 24, 48}; VAE and mVAE references of the same D."""
+    Ks = {8: [1, 2, 4], 24: [2, 3, 4, 6, 8, 12], 48: [2, 3, 4, 6, 8, 12, 16, 24]}
+    if scale == "smoke":
+        Ks = {8: [2, 4]}
+    return [j for D, k in Ks.items() for j in _trio(D, 1, 500, k, scale)]
+
+
+def table4_jobs(scale: str = "book") -> list[Job]:
+    """Table 4 (MNIST): D in {8, 24, 48}, L in {1, 2, 3}, H in {500, 1000}; best of K in {3, 4}.
+    book: H = 500 and K = 4 only (the paper finds H changes little, and H = 1000 triples the
+    cost; Fig. 7's grid has K = 3 at L = 1)."""
+    Ds, Ls, Hs, Ks = (8, 24, 48), (1, 2, 3), (500, 1000), (3, 4)
+    if scale == "book":
+        Hs, Ks = (500,), (4,)
+    if scale == "smoke":
+        Ds, Ls, Hs = (8,), (1,), (500,)
+    return [j for D in Ds for L in Ls for H in Hs for j in _trio(D, L, H, Ks, scale)]
+
+
+def table1_jobs(scale: str = "book") -> list[Job]:
+    """Table 1 (TFD; here the Olivetti faces): D in {15, 25, 50}, K = 5, L in {2, 3},
+    H in {500, 1000}, Gaussian decoder. book: L = 2, H = 500 only."""
+    Ds, Ls, Hs = (15, 25, 50), (2, 3), (500, 1000)
+    if scale == "book":
+        Ls, Hs = (2,), (500,)
+    if scale == "smoke":
+        Ds, Ls, Hs = (15,), (2,), (500,)
+    return [j for D in Ds for L in Ls for H in Hs for j in _trio(D, L, H, (5,), scale, "faces")]
+
+
+def table2_jobs(scale: str = "book") -> list[Job]:
+    """Table 2: L_5000 of VAE and eVAE (K = 25), D in {50, 100, 200}, two hidden layers of 200
+    units, the 8-stage schedule of Burda et al. (3**i epochs at 1e-3 * 10**(-i/7)).
+    book: the first 4 stages (40 epochs, 20,000 steps); L_5000 on 200 test images (an eVAE
+    with Y = 8 epitomes costs 8 x 5000 decoder passes per image); see the table of scales."""
+    jobs = []
+    for D in (50, 100, 200):
+        for name, cfg in (
+            ("VAE", ModelConfig("vae", D=D, L=2, H=200)),
+            ("eVAE", ModelConfig("evae", D=D, K=25, stride=25, L=2, H=200)),
+        ):
+            jobs.append(
+                Job.at(cfg, scale, "likelihood", measures=("units", "iwae"), tag=dict(model=name, D=D))
+            )
+    return jobs

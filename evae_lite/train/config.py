@@ -1,0 +1,68 @@
+"""TrainConfig: how a model is trained (section 5, Table 2), validated at construction."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from ..model.config import choice, positive_int
+
+SCHEDULES = ("constant", "burda")
+ASSIGN_Z = ("mean", "sample")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How a model is trained (paper section 5: Adam, base learning rate 1e-3).
+
+    schedule: constant (lr for `epochs` epochs) or burda (Table 2: stage i = 0..stages-1 runs
+    3**i epochs at lr * 10**(-i/7); `epochs` is then derived). binarize: dynamic binarization
+    of each minibatch (binary data only). assign_z: how the per-epoch assignment y* = argmin
+    cost evaluates the expectation over z: at the posterior mean (deterministic) or with
+    `assign_samples` reparameterized samples shared across epitomes.
+    """
+
+    epochs: int = 200
+    batch_size: int = 100
+    lr: float = 1e-3
+    schedule: str = "constant"
+    stages: int = 8
+    binarize: bool = True
+    seed: int = 0
+    assign_z: str = "mean"
+    assign_samples: int = 1
+    device: str = "auto"
+
+    def __post_init__(self):
+        choice("schedule", self.schedule, SCHEDULES)
+        choice("assign_z", self.assign_z, ASSIGN_Z)
+        for name in ("epochs", "batch_size", "stages", "assign_samples"):
+            positive_int(name, getattr(self, name))
+        if not (isinstance(self.lr, (int, float)) and 0 < self.lr < 1):
+            raise ValueError(f"lr={self.lr!r} is not allowed: need 0 < lr < 1")
+        if not isinstance(self.seed, int):
+            raise ValueError(f"seed={self.seed!r} is not allowed: it must be an integer")
+        if not (self.device in ("auto", "cpu") or str(self.device).startswith(("cuda", "mps"))):
+            raise ValueError(
+                f"device={self.device!r} is not allowed: use auto, cpu, cuda or cuda:N"
+            )
+
+    @property
+    def total_epochs(self) -> int:
+        if self.schedule == "burda":
+            return sum(3**i for i in range(self.stages))
+        return self.epochs
+
+    def lr_at(self, epoch: int) -> float:
+        """Learning rate of 0-based `epoch`."""
+        if self.schedule == "constant":
+            return self.lr
+        start = 0
+        for i in range(self.stages):
+            if epoch < start + 3**i:
+                return self.lr * 10 ** (-i / 7)
+            start += 3**i
+        raise ValueError(f"epoch={epoch} is past the schedule's {self.total_epochs} epochs")
+
+    def replace(self, **changes) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
