@@ -11,8 +11,8 @@ What is measured (issue 5), all in one run with torch.set_num_threads(N):
    the fastest shape.
 2. one training epoch of the MNIST VAE 784-500-500-50 and of the eVAE 784-500-500-48 with
    K = stride = 4 (12 epitomes), batch 100, on random binary data, through
-   evae_lite.train.train; for the eVAE the per-epoch assignment pass (assign_epitomes) and
-   the training pass are timed separately.
+   evae_lite.train.train (train/loop.py); for the eVAE the per-epoch assignment pass
+   (assign_epitomes) and the training pass are timed separately.
    For the VAE, also the time its matrix products take inside an epoch (torch.profiler's
    time of their kernels): at the rate they reach there, the epoch could reach no more than
    that share of the ceiling, whatever the rest of the step cost.

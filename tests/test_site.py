@@ -55,7 +55,8 @@ def _chromium() -> str | None:
 
 def _inputs() -> list[Path]:
     """Files whose change makes a build stale."""
-    files = [ROOT / "_config.yml", ROOT / site.default_toc(), ROOT / "evae_lite" / "site.py"]
+    files = [ROOT / "_config.yml", ROOT / site.default_toc()]
+    files += [p for p in (ROOT / "evae_lite" / "site").iterdir() if p.is_file()]
     vendor = ROOT / site.VENDOR
     for p in (ROOT / "book").rglob("*"):
         if p.is_file() and vendor not in p.parents and ".ipynb_checkpoints" not in p.parts:
