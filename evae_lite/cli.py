@@ -108,9 +108,9 @@ def cmd_train(a) -> int:
     m = job.model
     out = Path(a.out or Path("runs") / _run_name(m, a.dataset, a.seed))
     out.mkdir(parents=True, exist_ok=True)
-    (out / "job.json").write_text(json.dumps(job.to_json(), indent=1))
     t0 = time.perf_counter()
-    r = run(job, run_dir=out, progress=not a.no_progress)
+    r = run(job, run_dir=out, progress=not a.no_progress)  # refuses another run's checkpoint
+    (out / "job.json").write_text(json.dumps(job.to_json(), indent=1))
     i = inputs(job)
     u = r.units
     order = sorted(range(m.D), key=lambda d: -u.activity[d])

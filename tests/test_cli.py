@@ -64,3 +64,14 @@ def test_faces_use_the_gaussian_decoder(capsys, data_dir, tmp_path):
     assert main(argv) == 0
     s = json.loads((tmp_path / "summary.json").read_text())
     assert s["model_cfg"]["likelihood"] == "gaussian" and s["model_cfg"]["x_dim"] == 48 * 48
+
+
+def test_another_run_in_the_same_directory_is_refused_by_name(capsys, data_dir, tmp_path):
+    argv = ["train", "--model", "vae", "--D", "4", "--H", "16", "--epochs", "1"]
+    argv += ["--train-size", "200", "--out", str(tmp_path), "--no-progress"]
+    assert main(argv) == 0
+    job = (tmp_path / "job.json").read_text()
+    assert main([*argv, "--H", "17"]) == 2
+    err = capsys.readouterr().err
+    assert "model_cfg.H: checkpoint 16, this run 17" in err
+    assert (tmp_path / "job.json").read_text() == job  # the run's record is untouched
