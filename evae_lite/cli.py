@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -18,31 +19,47 @@ from .train import TrainConfig
 from .train.config import SCHEDULES
 
 
+def _count(v: str, *, zero: bool = False) -> int:
+    """An argparse type: a positive integer (or 0 where 0 means "skip")."""
+    try:
+        n = int(v)
+    except ValueError:
+        n = None
+    if n is None or n < (0 if zero else 1):
+        need = "an integer >= 0 (0 skips it)" if zero else "a positive integer"
+        raise argparse.ArgumentTypeError(f"{v!r} is not allowed: need {need}")
+    return n
+
+
+def _count_or_zero(v: str) -> int:
+    return _count(v, zero=True)
+
+
 def _add_model_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model (paper notation)")
     g.add_argument("--model", default="vae", help=f"one of {', '.join(MODELS)} (default vae)")
-    g.add_argument("--D", type=int, default=50, help="latent dimensions (default 50)")
-    g.add_argument("--K", type=int, default=None, help="epitome size (evae, mvae)")
-    g.add_argument("--stride", type=int, default=None, help="epitome stride s (default K)")
+    g.add_argument("--D", type=_count, default=50, help="latent dimensions (default 50)")
+    g.add_argument("--K", type=_count, default=None, help="epitome size (evae, mvae)")
+    g.add_argument("--stride", type=_count, default=None, help="epitome stride s (default K)")
     g.add_argument("--L", type=int, default=1, help="hidden layers (default 1)")
-    g.add_argument("--H", type=int, default=500, help="hidden units per layer (default 500)")
+    g.add_argument("--H", type=_count, default=500, help="hidden units per layer (default 500)")
     g.add_argument("--kl-weight", type=float, default=1.0, help="lambda of section 3.1")
     g.add_argument("--dropout", type=float, default=0.0, help="dropout rate on z (dropout_vae)")
-    g.add_argument("--component-H", type=int, default=None, help="mVAE component width")
+    g.add_argument("--component-H", type=_count, default=None, help="mVAE component width")
 
 
 def _add_train_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("training")
     g.add_argument("--dataset", default="mnist", help="mnist or faces (default mnist)")
-    g.add_argument("--train-size", type=int, default=None, help="use the first N examples")
+    g.add_argument("--train-size", type=_count, default=None, help="use the first N examples")
     g.add_argument(
-        "--eval-size", type=int, default=None, help="first N validation images (default all)"
+        "--eval-size", type=_count, default=None, help="first N validation images (default all)"
     )
-    g.add_argument("--epochs", type=int, default=200)
-    g.add_argument("--batch-size", type=int, default=100)
+    g.add_argument("--epochs", type=_count, default=200)
+    g.add_argument("--batch-size", type=_count, default=100)
     g.add_argument("--lr", type=float, default=1e-3)
     g.add_argument("--schedule", default="constant", help=f"one of {', '.join(SCHEDULES)}")
-    g.add_argument("--stages", type=int, default=8, help="stages of the burda schedule")
+    g.add_argument("--stages", type=_count, default=8, help="stages of the burda schedule")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--device", default="auto", help="auto, cpu, cuda (default auto)")
     g.add_argument("--out", default=None, help="run directory (default runs/<name>)")
@@ -100,14 +117,48 @@ def _check_sizes(job: Job) -> None:
             raise ValueError(f"{name}={v} is not allowed for {job.dataset}: need 1..{n}")
 
 
+def _check_device(name: str) -> None:
+    from .train import resolve_device
+
+    try:
+        resolve_device(name)
+    except RuntimeError as e:
+        raise ValueError(f"--device={name!r} is not allowed here: {e}") from e
+
+
+def _check_out_dir(out: Path) -> None:
+    """A run directory that can be written, checked before any training is spent on it."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out={str(out)!r} is a file: give a directory for the run")
+    out.mkdir(parents=True, exist_ok=True)
+    if not os.access(out, os.W_OK):
+        raise ValueError(f"--out={str(out)!r} is not writable: give a directory you can write")
+
+
+def _check_memory(m: ModelConfig) -> None:
+    """Weights, gradients and Adam's two moments must fit in memory: 16 bytes a parameter."""
+    from .model.mvae import vae_param_count
+
+    n = vae_param_count(m.x_dim, m.H, m.L, m.D, m.likelihood)
+    need = 16 * n
+    have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if need > have:
+        raise ValueError(
+            f"--H={m.H} --L={m.L} --D={m.D} is not allowed here: {n:,} parameters need about "
+            f"{need / 2**30:.0f} GiB for training, and this machine has {have / 2**30:.0f} GiB"
+        )
+
+
 def cmd_train(a) -> int:
     from .evaluate.activity import THRESHOLD_BURDA_CODE, THRESHOLD_PAPER
 
     job = _job_from_args(a, ("units",))
+    _check_device(a.device)
     _check_sizes(job)
     m = job.model
+    _check_memory(inputs(job).model)
     out = Path(a.out or Path("runs") / _run_name(m, a.dataset, a.seed))
-    out.mkdir(parents=True, exist_ok=True)
+    _check_out_dir(out)
     t0 = time.perf_counter()
     r = run(job, run_dir=out, progress=not a.no_progress)  # refuses another run's checkpoint
     (out / "job.json").write_text(json.dumps(job.to_json(), indent=1))
@@ -159,6 +210,7 @@ def _run_job(run_dir: Path) -> Job:
 def cmd_evaluate(a) -> int:
     run_dir = Path(a.run)
     job = _run_job(run_dir)
+    _check_device(job.train.device)
     measures = (
         ("units",) + (("parzen",) if a.parzen_samples else ()) + (("iwae",) if a.iwae_k else ())
     )
@@ -188,11 +240,15 @@ def cmd_sample(a) -> int:
     from .book.figures import save_grid
     from .train import model_from_checkpoint
 
+    out = Path(a.out or Path(a.run) / "samples.png")
+    if out.is_dir() or not out.parent.is_dir():
+        raise ValueError(
+            f"--out={str(out)!r} is not allowed: name a PNG file in an existing folder"
+        )
     model, ckpt = model_from_checkpoint(Path(a.run) / "checkpoint.pt")
     side = int(round(ckpt["model_cfg"]["x_dim"] ** 0.5))
     g = torch.Generator().manual_seed(a.seed)
     x = model.sample(a.n, generator=g)
-    out = Path(a.out or Path(a.run) / "samples.png")
     save_grid(out, x, (side, side), ncol=a.ncol, title=f"{Path(a.run).name}: {a.n} samples")
     print(f"wrote {out}")
     return 0
@@ -208,17 +264,22 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("evaluate", help="active units, Parzen and L_k of a trained run")
     ev.add_argument("--run", required=True, help="run directory written by train")
     ev.add_argument(
-        "--eval-size", type=int, default=None, help="first N validation/test images (default all)"
+        "--eval-size",
+        type=_count,
+        default=None,
+        help="first N validation/test images (default all)",
     )
-    ev.add_argument("--parzen-samples", type=int, default=10_000, help="0 to skip")
-    ev.add_argument("--iwae-k", type=int, default=0, help="k of L_k (5000 in the paper)")
-    ev.add_argument("--iwae-size", type=int, default=None, help="first N test images for L_k")
+    ev.add_argument("--parzen-samples", type=_count_or_zero, default=10_000, help="0 to skip")
+    ev.add_argument(
+        "--iwae-k", type=_count_or_zero, default=0, help="k of L_k (5000 in the paper; 0 skips)"
+    )
+    ev.add_argument("--iwae-size", type=_count, default=None, help="first N test images for L_k")
     ev.add_argument("--no-progress", action="store_true")
     ev.set_defaults(func=cmd_evaluate)
     sa = sub.add_parser("sample", help="write a PNG grid of generated images")
     sa.add_argument("--run", required=True)
-    sa.add_argument("--n", type=int, default=100)
-    sa.add_argument("--ncol", type=int, default=10)
+    sa.add_argument("--n", type=_count, default=100)
+    sa.add_argument("--ncol", type=_count, default=10)
     sa.add_argument("--seed", type=int, default=0)
     sa.add_argument("--out", default=None, help="PNG path (default <run>/samples.png)")
     sa.set_defaults(func=cmd_sample)
@@ -229,11 +290,14 @@ def main(argv=None) -> int:
     from .data import DataError
     from .train import CheckpointError, NonFiniteLossError
 
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # --help (0), or a bad value argparse has already named (2)
+        return e.code
     try:
         return args.func(args)
-    except (ValueError, DataError, CheckpointError, NonFiniteLossError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (ValueError, DataError, CheckpointError, NonFiniteLossError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)  # a user's mistake: one line, no traceback
         return 2
 
 

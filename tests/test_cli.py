@@ -21,8 +21,8 @@ def test_help(cmd):
         (["--model", "evae", "--D", "8", "--K", "9"], "K=9 is larger than the latent size D=8"),
         (["--model", "evae", "--D", "8", "--K", "3"], "leaves dimensions 6..7 of D=8 uncovered"),
         (["--model", "transformer"], "model='transformer' is not allowed"),
-        (["--H", "0"], "H=0"),
-        (["--epochs", "-1"], "epochs=-1"),
+        (["--H", "0"], "argument --H: '0' is not allowed"),
+        (["--epochs", "-1"], "argument --epochs: '-1' is not allowed"),
         (["--dataset", "cifar"], "unknown dataset 'cifar'"),
     ],
 )
@@ -75,3 +75,51 @@ def test_another_run_in_the_same_directory_is_refused_by_name(capsys, data_dir, 
     err = capsys.readouterr().err
     assert "model_cfg.H: checkpoint 16, this run 17" in err
     assert (tmp_path / "job.json").read_text() == job  # the run's record is untouched
+
+
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["train", "--epochs", "0"], "argument --epochs: '0' is not allowed"),
+        (["train", "--train-size", "-3"], "argument --train-size: '-3' is not allowed"),
+        (["train", "--eval-size", "ten"], "argument --eval-size: 'ten' is not allowed"),
+        (["evaluate", "--run", "r", "--parzen-samples", "-1"], "'-1' is not allowed"),
+        (["evaluate", "--run", "r", "--iwae-k", "-5"], "need an integer >= 0"),
+        (["sample", "--run", "r", "--n", "-5"], "argument --n: '-5' is not allowed"),
+        (["sample", "--run", "r", "--ncol", "0"], "argument --ncol: '0' is not allowed"),
+    ],
+)
+def test_bad_counts_fail_where_they_are_parsed(argv, needle, capsys):
+    """Sizes are checked by argparse, before anything runs: never a Python slice of -3."""
+    assert main(argv) == 2
+    assert needle in capsys.readouterr().err
+
+
+def _user_mistake(argv, capsys) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err
+    return err
+
+
+def test_bad_paths_devices_and_sizes_are_one_line_errors(capsys, data_dir, tmp_path):
+    tiny = ["train", "--D", "4", "--H", "8", "--epochs", "1", "--train-size", "100"]
+    f = tmp_path / "a_file"
+    f.write_text("x")
+    assert "is a file" in _user_mistake([*tiny, "--out", str(f)], capsys)
+    assert "--train-size=60000 is not allowed for mnist: need 1..50000" in _user_mistake(
+        ["train", "--train-size", "60000", "--out", str(tmp_path / "r")], capsys
+    )
+    if not __import__("torch").cuda.is_available():
+        err = _user_mistake([*tiny, "--device", "cuda", "--out", str(tmp_path / "c")], capsys)
+        assert "--device='cuda' is not allowed here" in err
+    err = _user_mistake([*tiny, "--H", "10000000", "--out", str(tmp_path / "h")], capsys)
+    assert "--H=10000000" in err and "GiB" in err
+    assert "has no job.json" in _user_mistake(["evaluate", "--run", str(tmp_path)], capsys)
+    run = tmp_path / "run"
+    assert main([*tiny, "--out", str(run), "--no-progress"]) == 0
+    capsys.readouterr()
+    err = _user_mistake(["sample", "--run", str(run), "--out", str(tmp_path)], capsys)
+    assert "name a PNG file" in err
+    err = _user_mistake(["sample", "--run", str(run), "--out", str(tmp_path / "no/x.png")], capsys)
+    assert "name a PNG file" in err
