@@ -253,3 +253,18 @@ def _move_slider(page, i: int) -> list[str]:
     if after["active"] == state["active"]:
         return [f"figure {i}: the slider did not move"]
     return []
+
+
+def test_the_repository_url_has_one_source():
+    """_config.yml's repository.url makes the launch buttons; every chapter's install cell
+    (which runs before the package exists, so it cannot import the URL) must name the same."""
+    import json
+
+    import yaml
+
+    url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+    want = f'url = "evae-lite @ git+{url}"'
+    for nb in sorted((ROOT / "book").glob("[0-9]*.ipynb")):
+        cells = json.loads(nb.read_text())["cells"]
+        params = next(c for c in cells if "parameters" in c["metadata"].get("tags", []))
+        assert want in "".join(params["source"]), f"{nb.name} installs from another URL"
