@@ -15,7 +15,7 @@ import torch
 from .model import ModelConfig, param_count
 from .model.config import MODELS
 from .runs import Job, inputs, run
-from .train import TrainConfig
+from .runs.scales import KINDS, SCALE_NAMES
 from .train.config import SCHEDULES
 
 
@@ -49,17 +49,26 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
 
 
 def _add_train_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("training")
-    g.add_argument("--dataset", default="mnist", help="mnist or faces (default mnist)")
-    g.add_argument("--train-size", type=_count, default=None, help="use the first N examples")
-    g.add_argument(
-        "--eval-size", type=_count, default=None, help="first N validation images (default all)"
+    g = p.add_argument_group(
+        "training (defaults: the row of the table of scales that --scale and --kind name)"
     )
-    g.add_argument("--epochs", type=_count, default=200)
-    g.add_argument("--batch-size", type=_count, default=100)
-    g.add_argument("--lr", type=float, default=1e-3)
-    g.add_argument("--schedule", default="constant", help=f"one of {', '.join(SCHEDULES)}")
-    g.add_argument("--stages", type=_count, default=8, help="stages of the burda schedule")
+    g.add_argument("--dataset", default="mnist", help="mnist or faces (default mnist)")
+    g.add_argument(
+        "--scale", default="paper", choices=SCALE_NAMES, help="smoke, book or paper (default)"
+    )
+    g.add_argument(
+        "--kind",
+        default=None,
+        choices=KINDS,
+        help="which experiment's sizes (default: figures for MNIST, grids for the faces)",
+    )
+    g.add_argument("--train-size", type=_count, default=None, help="use the first N examples")
+    g.add_argument("--eval-size", type=_count, default=None, help="first N validation images")
+    g.add_argument("--epochs", type=_count, default=None)
+    g.add_argument("--batch-size", type=_count, default=None, help="default 100")
+    g.add_argument("--lr", type=float, default=None, help="default 1e-3")
+    g.add_argument("--schedule", default=None, help=f"one of {', '.join(SCHEDULES)}")
+    g.add_argument("--stages", type=_count, default=None, help="stages of the burda schedule")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--device", default="auto", help="auto, cpu, cuda (default auto)")
     g.add_argument("--out", default=None, help="run directory (default runs/<name>)")
@@ -79,6 +88,7 @@ def _run_name(m: ModelConfig, dataset: str, seed: int) -> str:
 
 
 def _job_from_args(a, measures) -> Job:
+    """The job of the table of scales' row (--scale, --kind), with the flags given on top."""
     m = ModelConfig(
         model=a.model,
         D=a.D,
@@ -90,18 +100,26 @@ def _job_from_args(a, measures) -> Job:
         dropout=a.dropout,
         component_H=a.component_H,
     )
-    t = TrainConfig(
+    kind = a.kind or ("grids" if a.dataset == "faces" else "figures")
+    flags = dict(
         epochs=a.epochs,
         batch_size=a.batch_size,
         lr=a.lr,
         schedule=a.schedule,
         stages=a.stages,
-        seed=a.seed,
         device=a.device,
     )
-    return Job(
-        m, t, dataset=a.dataset, train_size=a.train_size, eval_size=a.eval_size, measures=measures
+    job = Job.at(
+        m,
+        a.scale,
+        kind,
+        a.dataset,
+        seed=a.seed,
+        measures=measures,
+        **{k: v for k, v in flags.items() if v is not None},
     )
+    sizes = dict(train_size=a.train_size, eval_size=a.eval_size)
+    return dataclasses.replace(job, **{k: v for k, v in sizes.items() if v is not None})
 
 
 def _check_sizes(job: Job) -> None:
@@ -211,16 +229,15 @@ def cmd_evaluate(a) -> int:
     run_dir = Path(a.run)
     job = _run_job(run_dir)
     _check_device(job.train.device)
-    measures = (
-        ("units",) + (("parzen",) if a.parzen_samples else ()) + (("iwae",) if a.iwae_k else ())
-    )
+    parzen = a.parzen_samples is None or a.parzen_samples > 0
+    measures = ("units",) + (("parzen",) if parzen else ()) + (("iwae",) if a.iwae_k else ())
     job = dataclasses.replace(
         job,
-        eval_size=a.eval_size,
+        eval_size=job.eval_size if a.eval_size is None else a.eval_size,
         measures=measures,
         parzen_samples=a.parzen_samples or job.parzen_samples,
         iwae_k=a.iwae_k or job.iwae_k,
-        iwae_size=a.iwae_size,
+        iwae_size=job.iwae_size if a.iwae_size is None else a.iwae_size,
     )
     _check_sizes(job)
     r = run(job, run_dir=run_dir, progress=not a.no_progress)
@@ -267,9 +284,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--eval-size",
         type=_count,
         default=None,
-        help="first N validation/test images (default all)",
+        help="first N validation/test images (default: the run's)",
     )
-    ev.add_argument("--parzen-samples", type=_count_or_zero, default=10_000, help="0 to skip")
+    ev.add_argument(
+        "--parzen-samples",
+        type=_count_or_zero,
+        default=None,
+        help="generated images (default: the run's scale's; 0 skips Parzen)",
+    )
     ev.add_argument(
         "--iwae-k", type=_count_or_zero, default=0, help="k of L_k (5000 in the paper; 0 skips)"
     )

@@ -23,7 +23,8 @@ def test_help(cmd):
         (["--model", "transformer"], "model='transformer' is not allowed"),
         (["--H", "0"], "argument --H: '0' is not allowed"),
         (["--epochs", "-1"], "argument --epochs: '-1' is not allowed"),
-        (["--dataset", "cifar"], "unknown dataset 'cifar'"),
+        (["--dataset", "cifar"], "dataset='cifar' is not allowed: choose one of mnist, faces"),
+        (["--scale", "huge"], "argument --scale: invalid choice: 'huge'"),
     ],
 )
 def test_bad_values_fail_at_once(args, needle, capsys, data_dir, tmp_path):
@@ -123,3 +124,19 @@ def test_bad_paths_devices_and_sizes_are_one_line_errors(capsys, data_dir, tmp_p
     assert "name a PNG file" in err
     err = _user_mistake(["sample", "--run", str(run), "--out", str(tmp_path / "no/x.png")], capsys)
     assert "name a PNG file" in err
+
+
+def test_train_takes_its_sizes_from_the_table_of_scales(capsys, data_dir, tmp_path):
+    """--scale names a row of the table of scales; flags given on top of it win."""
+    from evae_lite.runs import get_scale
+
+    s = get_scale("smoke")
+    argv = ["train", "--D", "4", "--H", "8", "--scale", "smoke", "--no-progress"]
+    assert main([*argv, "--out", str(tmp_path / "a")]) == 0
+    summary = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert (summary["n_train"], summary["epochs"]) == (s.train_size, s.epochs)
+    job = json.loads((tmp_path / "a" / "job.json").read_text())
+    assert (job["eval_size"], job["parzen_samples"], job["scale"]) == (s.eval_size, 1000, "smoke")
+    assert main([*argv, "--epochs", "1", "--train-size", "300", "--out", str(tmp_path / "b")]) == 0
+    summary = json.loads((tmp_path / "b" / "summary.json").read_text())
+    assert (summary["n_train"], summary["epochs"]) == (300, 1)
