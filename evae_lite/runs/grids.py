@@ -10,6 +10,7 @@ from __future__ import annotations
 from ..model import ModelConfig
 from .job import Job
 
+
 def _job(cfg: ModelConfig, scale: str, dataset="mnist", **tag) -> Job:
     return Job.at(cfg, scale, "grids", dataset, tag=tag)
 
@@ -70,6 +71,8 @@ def table2_jobs(scale: str = "book") -> list[Job]:
             ("eVAE", ModelConfig("evae", D=D, K=25, stride=25, L=2, H=200)),
         ):
             jobs.append(
-                Job.at(cfg, scale, "likelihood", measures=("units", "iwae"), tag=dict(model=name, D=D))
+                Job.at(
+                    cfg, scale, "likelihood", measures=("units", "iwae"), tag=dict(model=name, D=D)
+                )
             )
     return jobs

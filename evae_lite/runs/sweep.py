@@ -17,6 +17,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from .job import Job, JobResult, run
 
+
 def cached_result(job: Job) -> JobResult | None:
     """The job's result if the cache holds a valid entry for it, else None."""
     import json
