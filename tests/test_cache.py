@@ -120,17 +120,57 @@ def test_training_and_run_import_only_keyed_code(data_dir, tmp_path):
         assert m == "evae_lite" or _covered(m, "job"), f"{m} runs a job but is not in RESULT_CODE"
 
 
-def test_corrupt_entry_is_detected_and_recomputed(tmp_path):
-    cached_train(CFG, TCFG, _x(), progress=False, root=tmp_path)
+def test_corrupt_entry_is_moved_aside_and_retrained_from_scratch(tmp_path):
+    """A flipped byte in a sealed model is detected; the model is trained again from scratch
+    (never resumed from the bad checkpoint, which already holds every epoch) and equals the
+    original; the bad file is kept aside, and the next call reads the good entry silently."""
+    good = cached_train(CFG, TCFG, _x(), progress=False, root=tmp_path)
     (entry,) = list(tmp_path.iterdir())
     ckpt = entry / "checkpoint.pt"
     data = bytearray(ckpt.read_bytes())
-    data[len(data) // 2] ^= 0xFF  # one flipped byte
+    data[len(data) // 2] ^= 0xFF  # one flipped byte, inside the weights
     ckpt.write_bytes(bytes(data))
     with pytest.warns(UserWarning, match="corrupt"):
         r = cached_train(CFG, TCFG, _x(), progress=False, root=tmp_path)
     assert len(r.history) == 2
-    assert Entry(entry.name, tmp_path).valid()  # sealed again, with the new file's hash
+    for k, v in good.model.state_dict().items():
+        assert torch.equal(v, r.model.state_dict()[k]), f"{k} is not the retrained weight"
+    (aside,) = entry.glob("corrupt-*")
+    assert (aside / "checkpoint.pt").read_bytes() == bytes(data)
+    assert Entry(entry.name, tmp_path).valid()
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = cached_train(CFG, TCFG, _x(), progress=False, root=tmp_path)
+    assert all(torch.equal(v, again.model.state_dict()[k]) for k, v in r.model.state_dict().items())
+
+
+def test_concurrent_measurements_compute_once(tmp_path):
+    """Two workers asking for the same measurement at once: one computes, the other waits
+    and reads its result."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    calls, lock = [], threading.Lock()
+
+    def compute():
+        with lock:
+            calls.append(1)
+        time.sleep(0.5)
+        return {"v": 1}
+
+    with ThreadPoolExecutor(2) as ex:
+        futs = [ex.submit(cached_json, "m", compute, root=tmp_path, a=1) for _ in range(2)]
+        assert [f.result() for f in futs] == [{"v": 1}, {"v": 1}]
+    assert len(calls) == 1
+
+
+def test_a_nan_is_never_written_as_a_result(tmp_path):
+    with pytest.raises(ValueError, match="JSON"):
+        cached_json("m", lambda: {"bound": float("nan")}, root=tmp_path, a=1)
+    assert not list(tmp_path.glob("*/result.json"))
 
 
 def test_cached_json(tmp_path):

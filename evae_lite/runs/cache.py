@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 import warnings
 from pathlib import Path
 from typing import Any, Callable
@@ -118,19 +119,33 @@ class Entry:
         self.manifest = self.dir / "manifest.json"
 
     def valid(self) -> bool:
-        """True if complete and every file matches its recorded hash; a damaged entry is
-        reported and removed so that it is recomputed."""
+        """True if complete and every file matches its recorded hash. A damaged entry is
+        reported and its files are moved aside (into a corrupt-* folder of the entry, kept for
+        a look), so that it is recomputed from scratch and never resumed or reused."""
         if not self.manifest.exists():
             return False
         try:
             files = json.loads(self.manifest.read_text())["files"]
             ok = all(sha256_file(self.dir / f) == h for f, h in files.items())
         except (OSError, ValueError, KeyError, TypeError):
-            ok = False
+            files, ok = {}, False
         if not ok:
-            warnings.warn(f"cache entry {self.dir} is corrupt: recomputing it", stacklevel=3)
-            self.manifest.unlink(missing_ok=True)
+            aside = self._move_aside([*files, self.manifest.name])
+            warnings.warn(
+                f"cache entry {self.dir} is corrupt: its files are moved to {aside}; "
+                "recomputing it from scratch",
+                stacklevel=3,
+            )
         return ok
+
+    def _move_aside(self, names) -> Path:
+        aside = self.dir / f"corrupt-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+        aside.mkdir(exist_ok=True)
+        for name in names:
+            src = self.dir / name
+            if isinstance(name, str) and src.is_file():
+                os.replace(src, aside / name)
+        return aside
 
     def seal(self, files: list[str], info: dict | None = None) -> None:
         """Record the hashes of `files`: from now on the entry counts as complete."""
@@ -144,14 +159,20 @@ class Entry:
 
 
 def cached_json(kind: str, compute: Callable[[], Any], *, root: Path | None = None, **parts):
-    """A JSON-able measurement, computed once per distinct (kind, parts, code)."""
+    """A JSON-able measurement, computed once per distinct (kind, parts, code). Processes
+    (or threads) that ask for the same one at once compute it once: the others wait."""
     e = Entry(make_key(kind, **parts), root)
     if e.valid():
         return json.loads((e.dir / "result.json").read_text())
-    value = compute()
     e.dir.mkdir(parents=True, exist_ok=True)
-    (e.dir / "result.json").write_text(json.dumps(value))
-    e.seal(["result.json"], {"kind": kind})
+    with _locked(e.dir / ".lock"):
+        if e.valid():  # computed by whoever held the lock before us
+            return json.loads((e.dir / "result.json").read_text())
+        value = compute()
+        tmp = e.dir / f"result.json.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps(value, allow_nan=False))
+        os.replace(tmp, e.dir / "result.json")
+        e.seal(["result.json"], {"kind": kind})
     return value
 
 
