@@ -140,3 +140,33 @@ def test_train_takes_its_sizes_from_the_table_of_scales(capsys, data_dir, tmp_pa
     assert main([*argv, "--epochs", "1", "--train-size", "300", "--out", str(tmp_path / "b")]) == 0
     summary = json.loads((tmp_path / "b" / "summary.json").read_text())
     assert (summary["n_train"], summary["epochs"]) == (300, 1)
+
+
+def test_two_train_commands_on_one_run_directory(data_dir, tmp_path):
+    """Started together on one directory, both finish (the second waits for the first and
+    resumes at its end) and leave the checkpoint a single run makes."""
+    import os
+
+    import torch
+
+    from evae_lite.train import load_checkpoint
+
+    argv = [sys.executable, "-m", "evae_lite", "train", "--D", "4", "--H", "8", "--epochs", "4"]
+    argv += ["--train-size", "200", "--eval-size", "50", "--no-progress"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    alone = tmp_path / "alone"
+    subprocess.run([*argv, "--out", str(alone)], check=True, capture_output=True, env=env)
+    for pair in range(2):
+        d = tmp_path / f"pair{pair}"
+        procs = [
+            subprocess.Popen(
+                [*argv, "--out", str(d)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+            )
+            for _ in range(2)
+        ]
+        for p in procs:
+            out, err = p.communicate(timeout=300)
+            assert p.returncode == 0, err.decode()[-2000:]
+        a, b = load_checkpoint(alone / "checkpoint.pt"), load_checkpoint(d / "checkpoint.pt")
+        assert a["epoch"] == b["epoch"] == 4
+        assert all(torch.equal(v, b["model"][k]) for k, v in a["model"].items())

@@ -11,7 +11,8 @@ import torch
 from evae_lite import ModelConfig, TrainConfig
 from evae_lite.book import Session
 from evae_lite.cli import main
-from evae_lite.runs import Job, JobResult, aggregate, get_scale, over_seeds, run, sweep
+from evae_lite.runs import Job, JobResult, aggregate, get_scale, over_seeds, run
+from evae_lite.runs.sweep import sweep
 
 CFG = ModelConfig("evae", D=4, K=2, H=16)
 

@@ -3,7 +3,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from evae_lite import ModelConfig, TrainConfig
-from evae_lite.runs import Job, cached_result, executor_from_env, run, sweep, trained
+from evae_lite.runs import Job, cached_result, executor_from_env, run, trained
+from evae_lite.runs.sweep import sweep
 
 
 def _jobs():
@@ -102,3 +103,24 @@ def test_a_job_keeps_L_k_of_every_test_image(data_dir, tmp_path, monkeypatch):
     xt = fixed_binarization(load_dataset("mnist").test[:7], 0)
     ll = log_likelihood(trained(job).model, xt, 3)
     assert ll.tolist() == pytest.approx(r.per_image, abs=1e-6)
+
+
+def test_a_failed_job_is_named_by_its_place_data_and_labels(monkeypatch):
+    """The grid's error says which job failed: its position, data set, labels and seed."""
+    import evae_lite.runs.sweep as S
+
+    jobs = _jobs()
+    jobs[1] = Job(ModelConfig("evae", D=4, K=2, H=16), TrainConfig(seed=3), tag={"model": "eVAE"})
+
+    def run(job, threads=None):
+        if job is jobs[1]:
+            raise FloatingPointError("nan at epoch 1")
+        return "ok"
+
+    monkeypatch.setattr(S, "run", run)
+    monkeypatch.setattr(S, "cached_result", lambda job: None)
+    with ThreadPoolExecutor(1) as ex, pytest.raises(RuntimeError) as e:
+        sweep(jobs, executor=ex, progress=False)
+    msg = str(e.value)
+    assert "1 of 3 jobs failed; first: job 1 of the grid (model=eVAE; mnist, evae D=4 K=2" in msg
+    assert "seed 3" in msg and "nan at epoch 1" in msg

@@ -1,5 +1,5 @@
 """Runs: the table of scales, jobs and the one pipeline `run`, the results cache, sweeps
-over grids, and the paper's grids."""
+over grids (`runs.sweep.sweep`), and the paper's grids."""
 
 from .job import (
     Aggregate,
@@ -15,7 +15,7 @@ from .job import (
     trained,
 )
 from .scales import SCALE_NAMES, SCALES, Scale, describe, get_scale, scale_name
-from .sweep import cached_result, executor_from_env, sweep
+from .sweep import cached_result, executor_from_env
 
 __all__ = [
     "Job",
@@ -35,7 +35,6 @@ __all__ = [
     "get_scale",
     "scale_name",
     "describe",
-    "sweep",
     "cached_result",
     "executor_from_env",
 ]

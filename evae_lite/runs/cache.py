@@ -165,7 +165,7 @@ def cached_json(kind: str, compute: Callable[[], Any], *, root: Path | None = No
     if e.valid():
         return json.loads((e.dir / "result.json").read_text())
     e.dir.mkdir(parents=True, exist_ok=True)
-    with _locked(e.dir / ".lock"):
+    with locked(e.dir / ".lock"):
         if e.valid():  # computed by whoever held the lock before us
             return json.loads((e.dir / "result.json").read_text())
         value = compute()
@@ -195,12 +195,12 @@ def cached_train(
     ckpt = e.dir / "checkpoint.pt"
     device = resolve_device(train_cfg.device)
     e.dir.mkdir(parents=True, exist_ok=True)
-    with _locked(e.dir / ".lock"):  # another process training this entry: wait for it
+    with locked(e.dir / ".lock"):  # another process training this entry: wait for it
         return _train_entry(e, ckpt, device, model_cfg, train_cfg, x_train, x_val, binary, progress)
 
 
 @contextlib.contextmanager
-def _locked(path: Path):
+def locked(path: Path):
     """An exclusive lock on `path` across processes (POSIX flock; a no-op elsewhere)."""
     try:
         import fcntl

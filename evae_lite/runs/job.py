@@ -212,16 +212,20 @@ def trained(
         return cached_train(
             i.model, job.train, i.x_train, i.x_val, binary=i.data.binary, progress=progress
         )
-    ckpt = Path(run_dir) / "checkpoint.pt"
-    return train(
-        i.model,
-        job.train,
-        i.x_train,
-        i.x_val,
-        binary=i.data.binary,
-        checkpoint=ckpt,
-        progress=progress,
-    )
+    from .cache import locked
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with locked(run_dir / ".lock"):  # a second command on this directory waits, then resumes
+        return train(
+            i.model,
+            job.train,
+            i.x_train,
+            i.x_val,
+            binary=i.data.binary,
+            checkpoint=run_dir / "checkpoint.pt",
+            progress=progress,
+        )
 
 
 def measure(job: Job, res: TrainResult, given: Inputs) -> JobResult:

@@ -18,6 +18,14 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from .job import Job, JobResult, run
 
 
+def describe_job(job: Job) -> str:
+    """What a job is, in a line: its labels, data set, model and training seed."""
+    m = job.model
+    tag = ", ".join(f"{k}={v}" for k, v in job.tag.items())
+    model = f"{m.model} D={m.D} K={m.epitome_size} stride={m.epitome_stride} L={m.L} H={m.H}"
+    return f"{tag + '; ' if tag else ''}{job.dataset}, {model}, seed {job.seed}"
+
+
 def cached_result(job: Job) -> JobResult | None:
     """The job's result if the cache holds a valid entry for it, else None."""
     import json
@@ -96,15 +104,16 @@ def sweep(jobs: list[Job], *, workers: int | None = None, executor=None, progres
                 try:
                     results[i] = f.result()
                 except Exception as e:  # keep the others going; report at the end
-                    errors.append((jobs[i], e))
+                    errors.append((i, e))
                 bar.update(1)
         finally:
             if own:
                 executor.shutdown()
     bar.close()
     if errors:
-        job, e = errors[0]
+        i, e = errors[0]
         raise RuntimeError(
-            f"{len(errors)} of {len(todo)} jobs failed; first: {job.model} ({e!r})"
+            f"{len(errors)} of {len(todo)} jobs failed; first: job {i} of the grid "
+            f"({describe_job(jobs[i])}): {e!r}"
         ) from e
     return results
