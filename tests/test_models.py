@@ -210,3 +210,26 @@ def test_sample_shapes_and_range(model):
     assert s.shape == (7, 784) and s.min() >= 0 and s.max() <= 1
     m2 = build_model(ModelConfig(model, D=6, H=16, x_dim=20, likelihood="gaussian", **kw))
     assert m2.sample(3).shape == (3, 20)
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        ModelConfig("vae", D=6, H=16, L=2, x_dim=12),
+        ModelConfig("dropout_vae", D=6, H=16, L=1, x_dim=12, dropout=0.5),
+        ModelConfig("evae", D=6, K=2, H=16, L=2, x_dim=12, likelihood="gaussian"),
+        ModelConfig("mvae", D=6, K=2, H=16, L=2, x_dim=12),
+    ],
+    ids=lambda c: c.model,
+)
+def test_weights_from_a_generator_equal_torch_default_initialisation(cfg):
+    """A generator seeded with s gives bit for bit the weights of manual_seed(s) + build."""
+    torch.manual_seed(3)
+    ref = build_model(cfg).state_dict()
+    torch.manual_seed(123)
+    mine = build_model(cfg, torch.Generator().manual_seed(3)).state_dict()
+    assert ref.keys() == mine.keys()
+    for k in ref:
+        assert torch.equal(ref[k], mine[k]), k
+    other = build_model(cfg, torch.Generator().manual_seed(4)).state_dict()
+    assert any(not torch.equal(ref[k], other[k]) for k in ref)

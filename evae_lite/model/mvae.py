@@ -22,9 +22,16 @@ class GroupedLinear(nn.Module):
 
     def __init__(self, G: int, in_dim: int, out_dim: int):
         super().__init__()
-        bound = 1 / math.sqrt(in_dim)  # nn.Linear's default initialisation
-        self.weight = nn.Parameter(torch.empty(G, in_dim, out_dim).uniform_(-bound, bound))
-        self.bias = nn.Parameter(torch.empty(G, 1, out_dim).uniform_(-bound, bound))
+        self.weight = nn.Parameter(torch.empty(G, in_dim, out_dim))
+        self.bias = nn.Parameter(torch.empty(G, 1, out_dim))
+        self.reset_parameters()
+
+    @torch.no_grad()
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """nn.Linear's default initialisation, from `generator` (None: the process-wide one)."""
+        bound = 1 / math.sqrt(self.weight.shape[1])
+        self.weight.uniform_(-bound, bound, generator=generator)
+        self.bias.uniform_(-bound, bound, generator=generator)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         G, in_dim, out_dim = self.weight.shape

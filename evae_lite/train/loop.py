@@ -90,8 +90,8 @@ def _check_inputs(model_cfg: ModelConfig, x_train: torch.Tensor) -> None:
 
 def _init_state(model_cfg, train_cfg, n_train: int, device) -> _State:
     """Initial weights from the seed, Adam at the first epoch's rate, the run's generator."""
-    torch.manual_seed(train_cfg.seed)  # initial weights
-    model = build_model(model_cfg).to(device)
+    # initial weights from a generator of the run's own, never the process-wide one
+    model = build_model(model_cfg, torch.Generator().manual_seed(train_cfg.seed)).to(device)
     fused = {"fused": True} if device.type in ("cuda", "cpu") else {}
     opt = torch.optim.Adam(model.parameters(), lr=train_cfg.lr_at(0), **fused)
     g = torch.Generator(device=device).manual_seed(train_cfg.seed)
