@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import sys
 import time
@@ -16,6 +15,7 @@ from .model import ModelConfig, param_count
 from .model.config import MODELS
 from .runs import Job, inputs, run
 from .runs.scales import KINDS, SCALE_NAMES
+from .sealed import read_sealed_json, write_json, write_sealed_json
 from .train.config import SCHEDULES
 
 
@@ -179,7 +179,7 @@ def cmd_train(a) -> int:
     _check_out_dir(out)
     t0 = time.perf_counter()
     r = run(job, run_dir=out, progress=not a.no_progress)  # refuses another run's checkpoint
-    (out / "job.json").write_text(json.dumps(job.to_json(), indent=1))
+    write_sealed_json(out / "job.json", job.to_json())
     i = inputs(job)
     u = r.units
     order = sorted(range(m.D), key=lambda d: -u.activity[d])
@@ -197,7 +197,7 @@ def cmd_train(a) -> int:
         from .model import EpitomicVAE
 
         summary["evae_params"] = param_count(EpitomicVAE(m.replace(model="evae")))
-    (out / "summary.json").write_text(json.dumps(summary, indent=1, allow_nan=False))
+    write_json(out / "summary.json", summary)
     print(f"\n== {m.model} D={m.D} ({out.name}) after {r.epochs} epochs ==")
     print(f"parameters:       {r.n_params:,}", end="")
     if "evae_params" in summary:
@@ -222,7 +222,7 @@ def _run_job(run_dir: Path) -> Job:
     path = run_dir / "job.json"
     if not path.exists():
         raise FileNotFoundError(f"{run_dir} is not a run directory: it has no job.json")
-    return Job.from_json(json.loads(path.read_text()))
+    return Job.from_json(read_sealed_json(path))
 
 
 def cmd_evaluate(a) -> int:
@@ -249,7 +249,7 @@ def cmd_evaluate(a) -> int:
             f"L_{r.iwae.k}: {r.iwae.mean:.2f} ± {r.iwae.stderr:.2f} nats on {r.iwae.n} test images"
         )
     result = {"run": a.run, "job": job.to_json(), **r.to_json()}
-    (run_dir / "evaluation.json").write_text(json.dumps(result, indent=1, allow_nan=False))
+    write_json(run_dir / "evaluation.json", result)
     return 0
 
 

@@ -5,6 +5,7 @@ import sys
 import pytest
 
 from evae_lite.cli import main
+from evae_lite.sealed import read_sealed_json
 
 
 @pytest.mark.parametrize("cmd", ["train", "evaluate", "sample"])
@@ -135,7 +136,7 @@ def test_train_takes_its_sizes_from_the_table_of_scales(capsys, data_dir, tmp_pa
     assert main([*argv, "--out", str(tmp_path / "a")]) == 0
     summary = json.loads((tmp_path / "a" / "summary.json").read_text())
     assert (summary["n_train"], summary["epochs"]) == (s.train_size, s.epochs)
-    job = json.loads((tmp_path / "a" / "job.json").read_text())
+    job = read_sealed_json(tmp_path / "a" / "job.json")
     assert (job["eval_size"], job["parzen_samples"], job["scale"]) == (s.eval_size, 1000, "smoke")
     assert main([*argv, "--epochs", "1", "--train-size", "300", "--out", str(tmp_path / "b")]) == 0
     summary = json.loads((tmp_path / "b" / "summary.json").read_text())
@@ -170,3 +171,31 @@ def test_two_train_commands_on_one_run_directory(data_dir, tmp_path):
         a, b = load_checkpoint(alone / "checkpoint.pt"), load_checkpoint(d / "checkpoint.pt")
         assert a["epoch"] == b["epoch"] == 4
         assert all(torch.equal(v, b["model"][k]) for k, v in a["model"].items())
+
+
+def test_a_corrupt_run_directory_is_refused_not_measured(capsys, data_dir, tmp_path):
+    """One flipped byte in a run's checkpoint or job record is an error naming the file
+    (finding: it loaded, printed L_10: nan and wrote NaN into evaluation.json)."""
+    run = tmp_path / "run"
+    tiny = ["train", "--D", "4", "--H", "8", "--epochs", "1", "--train-size", "100"]
+    assert main([*tiny, "--out", str(run), "--no-progress"]) == 0
+    ev = ["evaluate", "--run", str(run), "--eval-size", "20", "--parzen-samples", "0"]
+    ev += ["--iwae-k", "10", "--iwae-size", "5", "--no-progress"]
+    ckpt, record = run / "checkpoint.pt", run / "job.json"
+    good = ckpt.read_bytes()
+    capsys.readouterr()
+    for at in (len(good) // 3, len(good) - 5):  # inside the weights; near the end
+        bad = bytearray(good)
+        bad[at] ^= 0x10
+        ckpt.write_bytes(bytes(bad))
+        err = _user_mistake(ev, capsys)
+        assert str(ckpt) in err and "corrupt" in err
+        assert not (run / "evaluation.json").exists()
+    ckpt.write_bytes(good)
+    text = record.read_text()
+    record.write_text(text.replace('"eval_size": ', '"eval_size": 1', 1))
+    err = _user_mistake(ev, capsys)
+    assert str(record) in err and "corrupt" in err
+    record.write_text(text)
+    assert main(ev) == 0
+    assert json.loads((run / "evaluation.json").read_text())["iwae"]["k"] == 10

@@ -27,13 +27,14 @@ from typing import Any, Callable
 import torch
 
 from ..data import sha256_file
+from ..sealed import atomic_write
 
 # The code that determines each kind of result, as paths inside the package: every module
 # under a folder counts, so a new module there changes the key without anyone listing it.
 # A trained model depends on the model and its training; a measurement (a job's result) on
 # everything that computes it. tests/test_cache.py checks that training and `run(job)` import
 # no package module outside these sets, so no code that can change a result is left out.
-MODEL_CODE = ("model", "train", "memory.py")
+MODEL_CODE = ("model", "train", "memory.py", "sealed.py")
 RESULT_CODE = (*MODEL_CODE, "evaluate", "runs", "data.py")
 CODE = {"model": MODEL_CODE, "job": RESULT_CODE}
 _PKG = Path(__file__).resolve().parent.parent
@@ -150,9 +151,7 @@ class Entry:
     def seal(self, files: list[str], info: dict | None = None) -> None:
         """Record the hashes of `files`: from now on the entry counts as complete."""
         data = {"files": {f: sha256_file(self.dir / f) for f in files}, "info": info or {}}
-        tmp = self.manifest.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=1))
-        os.replace(tmp, self.manifest)
+        atomic_write(self.manifest, json.dumps(data, indent=1).encode())
 
     def clear(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -169,9 +168,7 @@ def cached_json(kind: str, compute: Callable[[], Any], *, root: Path | None = No
         if e.valid():  # computed by whoever held the lock before us
             return json.loads((e.dir / "result.json").read_text())
         value = compute()
-        tmp = e.dir / f"result.json.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(value, allow_nan=False))
-        os.replace(tmp, e.dir / "result.json")
+        atomic_write(e.dir / "result.json", json.dumps(value, allow_nan=False).encode())
         e.seal(["result.json"], {"kind": kind})
     return value
 
@@ -201,7 +198,8 @@ def cached_train(
 
 @contextlib.contextmanager
 def locked(path: Path):
-    """An exclusive lock on `path` across processes (POSIX flock; a no-op elsewhere)."""
+    """An exclusive lock on `path` across processes (POSIX flock; a no-op elsewhere). The
+    holder writes its process id into the file: who holds a lock can be looked up."""
     try:
         import fcntl
     except ImportError:  # Windows
@@ -210,6 +208,9 @@ def locked(path: Path):
     with open(path, "a") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
+            f.truncate(0)
+            f.write(f"{os.getpid()}\n")
+            f.flush()
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)

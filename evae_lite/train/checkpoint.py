@@ -1,13 +1,16 @@
-"""Checkpoints: written atomically after every epoch, so a killed run resumes exactly."""
+"""Checkpoints: written atomically after every epoch, so a killed run resumes exactly, and
+sealed with their sha256, so a corrupted one is refused instead of loaded."""
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
 import torch
 
 from ..model import ModelConfig, build_model
+from ..sealed import SealError, atomic_write, seal, unseal
 
 
 class CheckpointError(RuntimeError):
@@ -15,19 +18,26 @@ class CheckpointError(RuntimeError):
 
 
 def save_checkpoint(state: dict, path: Path) -> None:
-    """Write `state` to `path` through a temporary file, so a reader never sees half of it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    """Write `state` to `path`, sealed, through a temporary file of a unique name, so a
+    reader never sees half of it and two writers never share one."""
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    atomic_write(path, seal(buf.getvalue()))
 
 
 def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
-    """Read a checkpoint written by `train`; an unreadable file is a CheckpointError."""
+    """Read a checkpoint written by `train`; an unreadable file, or one that fails its seal,
+    is a CheckpointError."""
     path = Path(path)
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=False)
-    except Exception as e:  # truncated or not a checkpoint
+        payload = unseal(path.read_bytes(), f"checkpoint {path}")
+    except SealError as e:
+        raise CheckpointError(f"{e}; delete it to retrain") from e
+    except OSError as e:
+        raise CheckpointError(f"checkpoint {path} cannot be read ({e})") from e
+    try:
+        ckpt = torch.load(io.BytesIO(payload), map_location=map_location, weights_only=False)
+    except Exception as e:  # sealed, but not a torch file
         raise CheckpointError(
             f"checkpoint {path} cannot be read ({e}); delete it to retrain"
         ) from e

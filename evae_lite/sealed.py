@@ -1,0 +1,83 @@
+"""Files the package writes and later trusts: written atomically, sealed with their sha256.
+
+A reader never sees half a file (each write goes to a temporary file of a unique name, then
+replaces the target), and a file changed after it was written (a flipped bit, a truncation, an
+edit) fails its seal with an error naming it, instead of being used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+HEADER = b"evae-lite sealed sha256="
+
+
+class SealError(ValueError):
+    """A file that fails its seal: truncated, corrupted or not written by evae-lite."""
+
+
+def atomic_write(path: str | os.PathLike, data: bytes) -> None:
+    """Write `data` to `path` through a temporary file of a unique name in the same folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def seal(payload: bytes) -> bytes:
+    """`payload` behind one header line that holds its sha256."""
+    return HEADER + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
+
+
+def unseal(blob: bytes, name: str) -> bytes:
+    """The payload of a sealed blob; SealError, naming `name`, when it does not match."""
+    head, nl, payload = blob.partition(b"\n")
+    if not head.startswith(HEADER) or not nl:
+        raise SealError(
+            f"{name} is not a sealed evae-lite file (truncated, or written by something else)"
+        )
+    if hashlib.sha256(payload).hexdigest().encode() != head[len(HEADER) :]:
+        raise SealError(f"{name} is corrupt: its contents do not match their sha256 seal")
+    return payload
+
+
+def write_json(path: str | os.PathLike, value: Any) -> None:
+    """Strict JSON (NaN and infinities are an error, not written), atomically."""
+    atomic_write(path, (json.dumps(value, indent=1, allow_nan=False) + "\n").encode())
+
+
+def _digest(value: Any) -> str:
+    blob = json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def write_sealed_json(path: str | os.PathLike, value: Any) -> None:
+    """JSON that stays readable by anything, with the sha256 of its value beside it."""
+    write_json(path, {"sha256": _digest(value), "value": value})
+
+
+def read_sealed_json(path: str | os.PathLike) -> Any:
+    """The value of a file written by `write_sealed_json`; SealError when it fails its seal."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise SealError(f"{path} is corrupt: not JSON ({e})") from e
+    if not isinstance(data, dict) or set(data) != {"sha256", "value"}:
+        raise SealError(f"{path} is not a sealed evae-lite JSON file")
+    if _digest(data["value"]) != data["sha256"]:
+        raise SealError(f"{path} is corrupt: its contents do not match their sha256 seal")
+    return data["value"]
