@@ -130,6 +130,7 @@ def _check_sizes(job: Job) -> None:
     for name, v, n in (
         ("--train-size", job.train_size, d.train.shape[0]),
         ("--eval-size", job.eval_size, min(d.val.shape[0], d.test.shape[0])),
+        ("--iwae-size", job.iwae_size, d.test.shape[0]),
     ):
         if v is not None and v > n:
             raise ValueError(f"{name}={v} is not allowed for {job.dataset}: need 1..{n}")
@@ -271,8 +272,15 @@ def cmd_sample(a) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a bad value reported in one line (the usage is one --help away)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m evae_lite", description=__doc__)
+    p = _Parser(prog="python -m evae_lite", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     tr = sub.add_parser("train", help="train a model and print its summary")
     _add_model_args(tr)

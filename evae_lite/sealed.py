@@ -22,19 +22,28 @@ class SealError(ValueError):
 
 
 def atomic_write(path: str | os.PathLike, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file of a unique name in the same folder."""
+    """Write `data` to `path` through a temporary file of a unique name in the same folder.
+
+    No fsync: a killed process cannot leave half a file this way, and what a power cut might
+    leave behind fails its seal when read."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def remove_temporaries(path: str | os.PathLike) -> None:
+    """Delete what killed writers of `path` left behind: call it holding the lock that every
+    writer of `path` holds, so that no live writer's file goes."""
+    path = Path(path)
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        tmp.unlink(missing_ok=True)
 
 
 def seal(payload: bytes) -> bytes:

@@ -17,8 +17,18 @@ def positive_int(name: str, v) -> None:
         raise ValueError(f"{name}={v!r} is not allowed: it must be a positive integer")
 
 
+def nonnegative_int(name: str, v) -> None:
+    if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+        raise ValueError(f"{name}={v!r} is not allowed: it must be an integer >= 0")
+
+
+def finite_number(name: str, v) -> None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise ValueError(f"{name}={v!r} is not allowed: it must be a finite number")
+
+
 def choice(name: str, v, allowed) -> None:
-    if v not in allowed:
+    if not isinstance(v, str) or v not in allowed:
         raise ValueError(f"{name}={v!r} is not allowed: choose one of {', '.join(allowed)}")
 
 
@@ -51,10 +61,9 @@ class ModelConfig:
         choice("likelihood", self.likelihood, LIKELIHOODS)
         for name in ("D", "H", "x_dim"):
             positive_int(name, getattr(self, name))
-        if not isinstance(self.L, int) or self.L < 0:
-            raise ValueError(f"L={self.L!r} is not allowed: it must be an integer >= 0")
-        if not (isinstance(self.kl_weight, (int, float)) and math.isfinite(self.kl_weight)):
-            raise ValueError(f"kl_weight={self.kl_weight!r} is not allowed: it must be a number")
+        nonnegative_int("L", self.L)
+        for name in ("kl_weight", "dropout", "min_logvar"):
+            finite_number(name, getattr(self, name))
         if self.kl_weight < 0:
             raise ValueError(f"kl_weight={self.kl_weight} is not allowed: it must be >= 0")
         if self.model == "dropout_vae":

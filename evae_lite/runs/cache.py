@@ -15,10 +15,12 @@ from __future__ import annotations
 import ast
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import os
 import shutil
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -27,7 +29,7 @@ from typing import Any, Callable
 import torch
 
 from ..data import sha256_file
-from ..sealed import atomic_write
+from ..sealed import atomic_write, remove_temporaries
 
 # The code that determines each kind of result, as paths inside the package: every module
 # under a folder counts, so a new module there changes the key without anyone listing it.
@@ -49,10 +51,22 @@ def cache_dir() -> Path:
     return Path(pooch.os_cache("evae_lite")) / "results"
 
 
+_AST = threading.Lock()  # CPython's ast module is not safe to use from threads at once
+
+
 def _code_of(path: Path) -> str:
     """A module's syntax tree without docstrings: edits to comments, docstrings or layout do
     not change it, edits to what runs do."""
-    tree = ast.parse(path.read_text())
+    return _code_of_text(path.read_text())
+
+
+@functools.lru_cache(maxsize=1024)
+def _code_of_text(text: str) -> str:
+    with _AST:
+        return _strip_docstrings(ast.parse(text))
+
+
+def _strip_docstrings(tree: ast.AST) -> str:
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
         if (
@@ -193,6 +207,7 @@ def cached_train(
     device = resolve_device(train_cfg.device)
     e.dir.mkdir(parents=True, exist_ok=True)
     with locked(e.dir / ".lock"):  # another process training this entry: wait for it
+        remove_temporaries(ckpt)
         return _train_entry(e, ckpt, device, model_cfg, train_cfg, x_train, x_val, binary, progress)
 
 

@@ -28,6 +28,11 @@ MEASURES = ("units", "parzen", "iwae")
 EVAL_BINARIZATION_SEED = 0
 
 
+# ceilings that catch a typo, far above the paper's 10,000 samples and k = 5000
+MAX_PARZEN_SAMPLES = 10**7
+MAX_IWAE_K = 10**6
+
+
 @dataclass(frozen=True)
 class Job:
     """One trained model and what to measure on it."""
@@ -46,6 +51,12 @@ class Job:
     tag: dict = field(default_factory=dict, compare=False)  # labels for tables, not in the key
 
     def __post_init__(self):
+        from ..data import DATASETS
+        from ..model.config import choice
+
+        choice("dataset", self.dataset, DATASETS)
+        if not isinstance(self.measures, tuple):
+            raise ValueError(f"measures={self.measures!r} is not allowed: need a tuple")
         bad = [m for m in self.measures if m not in MEASURES]
         if bad:
             raise ValueError(f"measures {bad} are not allowed: choose from {', '.join(MEASURES)}")
@@ -53,10 +64,27 @@ class Job:
             v = getattr(self, name)
             if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
                 raise ValueError(f"{name}={v!r} is not allowed: need a positive integer or None")
-        for name in ("parzen_samples", "iwae_k"):
+        if self.iwae_size and self.eval_size and self.iwae_size > self.eval_size:
+            raise ValueError(
+                f"iwae_size={self.iwae_size} is not allowed with eval_size={self.eval_size}: "
+                f"L_k uses the first iwae_size of the eval_size test images"
+            )
+        sig = self.parzen_sigmas
+        if sig is not None and not (
+            isinstance(sig, tuple)
+            and sig
+            and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < math.inf
+                for v in sig
+            )
+        ):
+            raise ValueError(
+                f"parzen_sigmas={sig!r} is not allowed: need None or a tuple of positive numbers"
+            )
+        for name, most in (("parzen_samples", MAX_PARZEN_SAMPLES), ("iwae_k", MAX_IWAE_K)):
             v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{name}={v!r} is not allowed: need a positive integer")
+            if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= most:
+                raise ValueError(f"{name}={v!r} is not allowed: need an integer 1..{most}")
 
     @classmethod
     def at(
@@ -212,11 +240,13 @@ def trained(
         return cached_train(
             i.model, job.train, i.x_train, i.x_val, binary=i.data.binary, progress=progress
         )
+    from ..sealed import remove_temporaries
     from .cache import locked
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     with locked(run_dir / ".lock"):  # a second command on this directory waits, then resumes
+        remove_temporaries(run_dir / "checkpoint.pt")
         return train(
             i.model,
             job.train,

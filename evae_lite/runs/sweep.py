@@ -2,8 +2,9 @@
 
     jobs = [Job.at(ModelConfig("evae", D=D, K=4), "book", "grids") for D in (8, 24, 48)]
     results = sweep(jobs)                      # worker processes, up to the cores available
-    results = sweep(jobs, executor=ex)         # any concurrent.futures-style executor, e.g.
-                                               # submitit.AutoExecutor (SLURM) or a Ray pool
+    results = sweep(jobs, executor=ex)         # any concurrent.futures-style executor: a
+                                               # Dask client's, submitit's (SLURM), Ray's
+                                               # (see the README's "Grids on a cluster")
 
 Each job runs through `evae_lite.runs.run` (train through the cache, then measure); its result
 is itself a cache entry, so a rerun of the grid computes only the missing configurations.

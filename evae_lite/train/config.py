@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from ..model.config import choice, positive_int
 
 SCHEDULES = ("constant", "burda")
+MAX_EPOCHS = 10**6  # a ceiling that catches a typo, far above the paper's 3280
+MAX_STAGES = max(n for n in range(1, 30) if sum(3**i for i in range(n)) <= MAX_EPOCHS)
 ASSIGN_Z = ("mean", "sample")
 
 
@@ -38,10 +40,23 @@ class TrainConfig:
         choice("assign_z", self.assign_z, ASSIGN_Z)
         for name in ("epochs", "batch_size", "stages", "assign_samples"):
             positive_int(name, getattr(self, name))
+        burda = self.schedule == "burda"
+        if (self.stages > MAX_STAGES) if burda else (self.epochs > MAX_EPOCHS):
+            what = f"stages={self.stages}" if burda else f"epochs={self.epochs}"
+            most = f"stages <= {MAX_STAGES}" if burda else f"epochs <= {MAX_EPOCHS}"
+            raise ValueError(f"{what} is not allowed: at most {MAX_EPOCHS} epochs in all ({most})")
         if not (isinstance(self.lr, (int, float)) and 0 < self.lr < 1):
             raise ValueError(f"lr={self.lr!r} is not allowed: need 0 < lr < 1")
-        if not isinstance(self.seed, int):
-            raise ValueError(f"seed={self.seed!r} is not allowed: it must be an integer")
+        if not isinstance(self.binarize, bool):
+            raise ValueError(f"binarize={self.binarize!r} is not allowed: need True or False")
+        if (
+            not isinstance(self.seed, int)
+            or isinstance(self.seed, bool)
+            or not (0 <= self.seed < 2**63)
+        ):
+            raise ValueError(
+                f"seed={self.seed!r} is not allowed: need an integer 0 <= seed < 2**63"
+            )
         if not (self.device in ("auto", "cpu") or str(self.device).startswith(("cuda", "mps"))):
             raise ValueError(
                 f"device={self.device!r} is not allowed: use auto, cpu, cuda or cuda:N"

@@ -6,13 +6,21 @@ import torch
 
 
 def resolve_device(name: str = "auto") -> torch.device:
-    """auto -> CUDA when present, else CPU. Asking for CUDA without one is an error, never a
-    silent fallback to the CPU."""
+    """auto -> CUDA when present, else CPU. Asking for a device that is not there (CUDA, a
+    CUDA index past the last, MPS) is an error, never a silent fallback to the CPU."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError(f"device={name!r} was asked for but torch sees no CUDA device")
-    return torch.device(name)
+    if name.startswith("mps") and not torch.backends.mps.is_available():
+        raise RuntimeError(f"device={name!r} was asked for but torch sees no MPS device")
+    dev = torch.device(name)
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise RuntimeError(
+            f"device={name!r} was asked for but torch sees {torch.cuda.device_count()} CUDA "
+            f"device(s)"
+        )
+    return dev
 
 
 def binarize(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
