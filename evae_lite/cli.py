@@ -35,6 +35,27 @@ def _count_or_zero(v: str) -> int:
     return _count(v, zero=True)
 
 
+def _seed(v: str) -> int:
+    """An argparse type: a seed, 0 <= seed < 2**63 (what torch's generators take)."""
+    try:
+        n = int(v)
+    except ValueError:
+        n = -1
+    if not 0 <= n < 2**63:
+        raise argparse.ArgumentTypeError(f"{v!r} is not allowed: need an integer 0 <= seed < 2**63")
+    return n
+
+
+MAX_SAMPLES = 10_000  # images in one PNG grid
+
+
+def _samples(v: str) -> int:
+    n = _count(v)
+    if n > MAX_SAMPLES:
+        raise argparse.ArgumentTypeError(f"{v!r} is not allowed: need 1..{MAX_SAMPLES}")
+    return n
+
+
 def _add_model_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model (paper notation)")
     g.add_argument("--model", default="vae", help=f"one of {', '.join(MODELS)} (default vae)")
@@ -69,7 +90,7 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--lr", type=float, default=None, help="default 1e-3")
     g.add_argument("--schedule", default=None, help=f"one of {', '.join(SCHEDULES)}")
     g.add_argument("--stages", type=_count, default=None, help="stages of the burda schedule")
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--seed", type=_seed, default=0)
     g.add_argument("--device", default="auto", help="auto, cpu, cuda (default auto)")
     g.add_argument("--out", default=None, help="run directory (default runs/<name>)")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -308,9 +329,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=cmd_evaluate)
     sa = sub.add_parser("sample", help="write a PNG grid of generated images")
     sa.add_argument("--run", required=True)
-    sa.add_argument("--n", type=_count, default=100)
-    sa.add_argument("--ncol", type=_count, default=10)
-    sa.add_argument("--seed", type=int, default=0)
+    sa.add_argument("--n", type=_samples, default=100, help=f"images, 1..{MAX_SAMPLES}")
+    sa.add_argument("--ncol", type=_samples, default=10)
+    sa.add_argument("--seed", type=_seed, default=0)
     sa.add_argument("--out", default=None, help="PNG path (default <run>/samples.png)")
     sa.set_defaults(func=cmd_sample)
     return p

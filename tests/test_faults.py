@@ -17,7 +17,7 @@ import typing
 
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from evae_lite import ModelConfig, TrainConfig
@@ -154,6 +154,13 @@ TYPED = st.one_of(
 SKIP = {"help", "run", "out", "no_progress"}  # paths: tests/test_cli.py
 
 
+def extremes(test):
+    """Every option test also always tries these, whatever hypothesis draws."""
+    for text in ("99999999999999999999", "-1", "0", "nan", "", "1_0"):
+        test = example(text=text)(test)
+    return test
+
+
 def _options(command: str):
     """(flag, dest, type) of every option of a subcommand, read from the parser itself."""
     from evae_lite.cli import build_parser
@@ -198,6 +205,7 @@ TRAIN += ["--eval-size", "50", "--stages", "2", "--scale", "smoke", "--no-progre
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(text=TYPED)
+@extremes
 def test_every_train_option(flag, dest, kind, text, tmp_path_factory, capsys, data_dir):
 
     from evae_lite.sealed import read_sealed_json
@@ -236,6 +244,7 @@ EVALUATE = ["--eval-size", "20", "--parzen-samples", "30", "--iwae-k", "2", "--i
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(text=TYPED)
+@extremes
 def test_every_evaluate_option(flag, dest, kind, text, trained_run, capsys):
 
     ev = trained_run / "evaluation.json"
@@ -264,6 +273,7 @@ def test_every_evaluate_option(flag, dest, kind, text, trained_run, capsys):
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(text=TYPED)
+@extremes
 def test_every_sample_option(flag, dest, kind, text, trained_run, capsys):
     png = trained_run / "samples.png"
     png.unlink(missing_ok=True)
