@@ -223,17 +223,22 @@ def test_every_train_option(flag, dest, kind, text, tmp_path_factory, capsys, da
         assert json.loads((out / "summary.json").read_text())["epochs"] >= 1
 
 
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory):
+def _train_once(tmp_path_factory, name):
+    """A tiny CLI run in a fresh directory, for the tests of one module to share."""
     import os
 
     if not os.environ.get("EVAE_LITE_DATA"):
         pytest.skip("EVAE_LITE_DATA is not set")
     from evae_lite.cli import main
 
-    run = tmp_path_factory.mktemp("trained")
+    run = tmp_path_factory.mktemp(name)
     assert main([*TRAIN, "--out", str(run)]) == 0
     return run
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    return _train_once(tmp_path_factory, "trained")
 
 
 EVALUATE = ["--eval-size", "20", "--parzen-samples", "30", "--iwae-k", "2", "--iwae-size", "5"]
@@ -361,15 +366,7 @@ def _corrupt(path, how, seed=0):
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    import os
-
-    if not os.environ.get("EVAE_LITE_DATA"):
-        pytest.skip("EVAE_LITE_DATA is not set")
-    from evae_lite.cli import main
-
-    run = tmp_path_factory.mktemp("corrupt_me")
-    assert main([*TRAIN, "--out", str(run)]) == 0
-    return run
+    return _train_once(tmp_path_factory, "corrupt_me")
 
 
 @pytest.mark.parametrize("how", CORRUPTIONS)
