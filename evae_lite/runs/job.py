@@ -19,6 +19,7 @@ import torch
 
 from ..evaluate.parzen import ParzenResult
 from ..model import ModelConfig, param_count
+from ..model.config import choice
 from ..train import TrainConfig, TrainResult, fixed_binarization
 from .scales import get_scale
 
@@ -26,6 +27,10 @@ MEASURES = ("units", "parzen", "iwae")
 # Evaluation images get one fixed binarization, the same for every seed and model, so that
 # results can be compared image by image.
 EVAL_BINARIZATION_SEED = 0
+
+
+def _positive_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < math.inf
 
 
 # ceilings that catch a typo, far above the paper's 10,000 samples and k = 5000
@@ -52,7 +57,6 @@ class Job:
 
     def __post_init__(self):
         from ..data import DATASETS
-        from ..model.config import choice
 
         choice("dataset", self.dataset, DATASETS)
         if not isinstance(self.measures, tuple):
@@ -71,12 +75,7 @@ class Job:
             )
         sig = self.parzen_sigmas
         if sig is not None and not (
-            isinstance(sig, tuple)
-            and sig
-            and all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < math.inf
-                for v in sig
-            )
+            isinstance(sig, tuple) and sig and all(_positive_number(v) for v in sig)
         ):
             raise ValueError(
                 f"parzen_sigmas={sig!r} is not allowed: need None or a tuple of positive numbers"
