@@ -34,3 +34,55 @@ def test_evae_units_outside_the_epitome_count_as_prior():
     rep = unit_report(m, x, y)
     torch.testing.assert_close(rep.activity, activity(mu))
     assert torch.all(mu[:50, 2:] == 0) and torch.all(mu[50:, :2] == 0)
+
+
+def _parts_by_loop(mu, y, masks):
+    """The same decomposition, unit by unit, from torch's own variance and mean."""
+    from evae_lite.evaluate.activity import activity
+
+    A = activity(mu).double()
+    within, between, w_act = [], [], []
+    N = mu.shape[0]
+    for u in range(mu.shape[1]):
+        inside = masks[y, u].bool()
+        a, b = mu[inside, u].double(), mu[~inside, u].double()
+        p = len(a) / N
+        va = a.var(unbiased=False) if len(a) else torch.tensor(0.0)
+        vb = b.var(unbiased=False) if len(b) else torch.tensor(0.0)
+        ma = a.mean() if len(a) else torch.tensor(0.0)
+        mb = b.mean() if len(b) else torch.tensor(0.0)
+        c = N / (N - 1)
+        within.append(c * (p * va + (1 - p) * vb))
+        between.append(c * p * (1 - p) * (ma - mb) ** 2)
+        w_act.append(a.var(unbiased=True) if len(a) > 1 else torch.tensor(0.0))
+    return A, torch.stack(within), torch.stack(between), torch.stack(w_act)
+
+
+def test_activity_parts_sum_to_the_activity_and_match_a_loop():
+    from evae_lite.evaluate.activity import activity_parts, posterior_stats
+
+    torch.manual_seed(0)
+    model = build_model(ModelConfig("evae", D=6, K=2, stride=1, H=16, x_dim=10)).eval()
+    x = (torch.rand(300, 10) < 0.4).float()
+    y = torch.randint(model.n_epitomes, (300,))
+    mu, _ = posterior_stats(model, x, y)
+    parts = activity_parts(mu, y, model.masks)
+    A, within, between, w_act = _parts_by_loop(mu, y, model.masks)
+    # the law of total variance: the two parts make A_u exactly (to float64 rounding)
+    torch.testing.assert_close((parts.within + parts.between).double(), A, rtol=1e-5, atol=1e-9)
+    torch.testing.assert_close(parts.within.double(), within, rtol=1e-5, atol=1e-9)
+    torch.testing.assert_close(parts.between.double(), between, rtol=1e-5, atol=1e-9)
+    torch.testing.assert_close(parts.within_activity.double(), w_act, rtol=1e-5, atol=1e-9)
+    assert parts.group_size.tolist() == model.masks[y].sum(0).long().tolist()
+    assert (parts.between > 0).any()  # the masked zeros do count in A_u
+
+
+def test_a_vae_has_one_group_so_its_activity_is_all_within():
+    from evae_lite.evaluate.activity import activity, activity_parts
+
+    torch.manual_seed(1)
+    mu = torch.randn(200, 5) * torch.tensor([0.01, 0.1, 1.0, 2.0, 0.0])
+    parts = activity_parts(mu, torch.zeros(200, dtype=torch.long), torch.ones(1, 5))
+    torch.testing.assert_close(parts.within, activity(mu))
+    torch.testing.assert_close(parts.within_activity, activity(mu))
+    assert torch.equal(parts.between, torch.zeros(5))

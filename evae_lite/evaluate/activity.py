@@ -36,6 +36,58 @@ def activity(mu: torch.Tensor) -> torch.Tensor:
 
 
 @dataclass
+class ActivityParts:
+    """A_u split by the law of total variance over two groups of examples: those whose
+    assigned epitome contains u (share p_u) and the others, where an eVAE's or mVAE's
+    posterior mean of u is the prior's 0.
+
+    A_u = within_u + between_u, with within_u = c [p V_in + (1 - p) V_out] and
+    between_u = c p (1 - p) (m_in - m_out)^2 (V, m: the groups' variances and means over
+    examples, c = N / (N - 1) as in A_u). within_activity is the unbiased variance of u's
+    posterior mean over the examples whose epitome contains u alone: the activity of u where
+    it is used, which small groups dilute in A_u and which a non-zero group mean inflates.
+    All (D,); a VAE has one group, so within = A and between = 0.
+    """
+
+    activity: torch.Tensor
+    within: torch.Tensor
+    between: torch.Tensor
+    within_activity: torch.Tensor  # 0 where fewer than 2 examples use u
+    group_size: torch.Tensor  # examples whose epitome contains u
+
+
+def activity_parts(mu: torch.Tensor, y: torch.Tensor, masks: torch.Tensor) -> ActivityParts:
+    """The decomposition of A_u for posterior means mu (N, D) of examples assigned y (N,) to
+    epitomes with masks (Y, D)."""
+    mu = mu.double()
+    inside = masks[y].bool()  # (N, D)
+    N = mu.shape[0]
+    n_in = inside.sum(0)  # (D,)
+    n_out = N - n_in
+    p = n_in.double() / N
+
+    def moments(where, n):
+        w = where.double()
+        mean = (mu * w).sum(0) / n.clamp(min=1)
+        var = (((mu - mean) ** 2) * w).sum(0) / n.clamp(min=1)  # population variance
+        return mean, var
+
+    m_in, v_in = moments(inside, n_in)
+    m_out, v_out = moments(~inside, n_out)
+    c = N / (N - 1)
+    within = c * (p * v_in + (1 - p) * v_out)
+    between = c * p * (1 - p) * (m_in - m_out) ** 2
+    w_act = torch.where(n_in > 1, v_in * n_in / (n_in - 1).clamp(min=1), torch.zeros_like(v_in))
+    return ActivityParts(
+        activity(mu),
+        within.float(),
+        between.float(),
+        w_act.float(),
+        n_in,
+    )
+
+
+@dataclass
 class UnitReport:
     activity: torch.Tensor  # (D,)
     kl: torch.Tensor  # (D,) mean KL(q(z_u|x) || p(z_u)) over examples, nats
