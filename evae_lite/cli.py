@@ -233,6 +233,12 @@ def cmd_train(a) -> int:
         f"active units:     {u.active} of {m.D} (A_u > {THRESHOLD_PAPER}); "
         f"{u.active_burda} of {m.D} at {THRESHOLD_BURDA_CODE}"
     )
+    if m.model in ("evae", "mvae"):
+        print(
+            f"                  {u.active_within} of {m.D} active within their epitomes "
+            f"(variance over the examples assigned an epitome that holds the unit > "
+            f"{THRESHOLD_PAPER})"
+        )
     kls = " ".join(f"{v:.2f}" for v in summary["unit_kl_sorted_by_activity"])
     print(f"per-unit KL:      {kls} (nats, units sorted by activity)")
     print(f"validation bound: {r.val_bound:.2f} nats (negative ELBO, lower is better)")

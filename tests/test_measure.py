@@ -86,3 +86,16 @@ def test_a_vae_has_one_group_so_its_activity_is_all_within():
     torch.testing.assert_close(parts.within, activity(mu))
     torch.testing.assert_close(parts.within_activity, activity(mu))
     assert torch.equal(parts.between, torch.zeros(5))
+
+
+def test_unit_report_carries_the_parts_of_the_activity_it_reports():
+    from evae_lite.evaluate.activity import activity, posterior_stats
+
+    torch.manual_seed(2)
+    model = build_model(ModelConfig("evae", D=6, K=3, H=16, x_dim=10)).eval()
+    x = (torch.rand(200, 10) < 0.4).float()
+    rep = unit_report(model, x)
+    mu, _ = posterior_stats(model, x)  # y* assigned inside, as before the parts existed
+    assert torch.equal(rep.activity, activity(mu))
+    torch.testing.assert_close(rep.parts.within + rep.parts.between, rep.activity)
+    assert int(rep.parts.group_size.sum()) == 200 * 3  # each example uses K = 3 units

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -92,6 +93,7 @@ class UnitReport:
     activity: torch.Tensor  # (D,)
     kl: torch.Tensor  # (D,) mean KL(q(z_u|x) || p(z_u)) over examples, nats
     threshold: float
+    parts: ActivityParts | None = None  # A_u within and between epitomes
 
     @property
     def active(self) -> torch.Tensor:
@@ -111,9 +113,14 @@ class UnitReport:
 
 
 def unit_report(model, x, y=None, threshold: float = THRESHOLD_PAPER) -> UnitReport:
-    """Activity and mean KL of every latent unit over the examples x."""
+    """Activity (and its parts within and between epitomes) and mean KL of every latent unit
+    over the examples x, assigned y* when y is not given."""
+    if y is None:
+        y, _ = assign_epitomes(model.eval(), x, batch_size=1000)  # as posterior_stats does
     mu, kl = posterior_stats(model, x, y)
-    return UnitReport(activity(mu).cpu(), kl.mean(0).cpu(), threshold)
+    parts = activity_parts(mu, y, model.masks)
+    parts = ActivityParts(*(t.cpu() for t in dataclasses.astuple(parts)))
+    return UnitReport(parts.activity, kl.mean(0).cpu(), threshold, parts)
 
 
 @torch.no_grad()

@@ -153,6 +153,13 @@ class Units:
     active_burda: int  # A_u > 0.01 (Burda et al.'s code)
     activity: list[float]
     kl: list[float]  # nats
+    # A_u = within + between (evaluate.ActivityParts); within_activity: the variance of u's
+    # posterior mean over the examples whose epitome contains u; active_within counts it > 0.02
+    within: list[float] | None = None
+    between: list[float] | None = None
+    within_activity: list[float] | None = None
+    group_size: list[int] | None = None
+    active_within: int | None = None
 
     def report(self):
         """The `evaluate.UnitReport` of these numbers, for plots."""
@@ -267,11 +274,17 @@ def measure(job: Job, res: TrainResult, given: Inputs) -> JobResult:
         from ..evaluate.activity import THRESHOLD_BURDA_CODE, unit_report
 
         rep = unit_report(model, eval_images(xv, i.data.binary))
+        parts = rep.parts
         units = Units(
             rep.n_active,
             rep.n_active_at(THRESHOLD_BURDA_CODE),
             rep.activity.tolist(),
             rep.kl.tolist(),
+            within=parts.within.tolist(),
+            between=parts.between.tolist(),
+            within_activity=parts.within_activity.tolist(),
+            group_size=parts.group_size.tolist(),
+            active_within=int((parts.within_activity > rep.threshold).sum()),
         )
     if "parzen" in job.measures:
         from ..evaluate.parzen import DEFAULT_SIGMAS, parzen_score
