@@ -154,11 +154,23 @@ TYPED = st.one_of(
 SKIP = {"help", "run", "out", "no_progress"}  # paths: tests/test_cli.py
 
 
-def extremes(test):
-    """Every option test also always tries these, whatever hypothesis draws."""
-    for text in ("99999999999999999999", "-1", "0", "nan", "", "1_0"):
-        test = example(text=text)(test)
-    return test
+def fuzz_options(command: str, examples: int):
+    """Run the test for every option of `command`, with `examples` values drawn by hypothesis
+    and always these extremes too."""
+
+    def wrap(test):
+        for text in ("99999999999999999999", "-1", "0", "nan", "", "1_0"):
+            test = example(text=text)(test)
+        test = given(text=TYPED)(test)
+        test = settings(
+            max_examples=examples,
+            deadline=None,
+            suppress_health_check=[HealthCheck.function_scoped_fixture],
+        )(test)
+        options = _options(command)
+        return pytest.mark.parametrize("flag,dest,kind", options, ids=lambda v: str(v))(test)
+
+    return wrap
 
 
 def _options(command: str):
@@ -200,12 +212,7 @@ TRAIN = ["train", "--D", "4", "--H", "8", "--epochs", "1", "--train-size", "100"
 TRAIN += ["--eval-size", "50", "--stages", "2", "--scale", "smoke", "--no-progress"]
 
 
-@pytest.mark.parametrize("flag,dest,kind", _options("train"), ids=lambda v: str(v))
-@settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(text=TYPED)
-@extremes
+@fuzz_options("train", examples=25)
 def test_every_train_option(flag, dest, kind, text, tmp_path_factory, capsys, data_dir):
 
     from evae_lite.sealed import read_sealed_json
@@ -244,14 +251,8 @@ def trained_run(tmp_path_factory):
 EVALUATE = ["--eval-size", "20", "--parzen-samples", "30", "--iwae-k", "2", "--iwae-size", "5"]
 
 
-@pytest.mark.parametrize("flag,dest,kind", _options("evaluate"), ids=lambda v: str(v))
-@settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(text=TYPED)
-@extremes
+@fuzz_options("evaluate", examples=25)
 def test_every_evaluate_option(flag, dest, kind, text, trained_run, capsys):
-
     ev = trained_run / "evaluation.json"
     ev.unlink(missing_ok=True)
     argv = ["evaluate", "--run", str(trained_run), *EVALUATE, f"{flag}={text}", "--no-progress"]
@@ -273,12 +274,7 @@ def test_every_evaluate_option(flag, dest, kind, text, trained_run, capsys):
         assert not ev.exists()
 
 
-@pytest.mark.parametrize("flag,dest,kind", _options("sample"), ids=lambda v: str(v))
-@settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(text=TYPED)
-@extremes
+@fuzz_options("sample", examples=25)
 def test_every_sample_option(flag, dest, kind, text, trained_run, capsys):
     png = trained_run / "samples.png"
     png.unlink(missing_ok=True)
