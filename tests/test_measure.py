@@ -99,3 +99,25 @@ def test_unit_report_carries_the_parts_of_the_activity_it_reports():
     assert torch.equal(rep.activity, activity(mu))
     torch.testing.assert_close(rep.parts.within + rep.parts.between, rep.activity)
     assert int(rep.parts.group_size.sum()) == 200 * 3  # each example uses K = 3 units
+
+
+def test_a_jobs_units_report_back_the_parts_they_stored():
+    """runs.Units (what the cache keeps) gives back the UnitReport it was made from."""
+    import dataclasses
+
+    from evae_lite.runs.job import Units
+
+    torch.manual_seed(3)
+    model = build_model(ModelConfig("evae", D=6, K=2, stride=2, H=16, x_dim=10)).eval()
+    rep = unit_report(model, (torch.rand(150, 10) < 0.4).float())
+    p = rep.parts
+    units = Units(
+        rep.n_active, 0, rep.activity.tolist(), rep.kl.tolist(), p.within.tolist(),
+        p.between.tolist(), p.within_activity.tolist(), p.group_size.tolist(), 0,
+    )  # fmt: skip
+    back = units.report()
+    assert torch.equal(back.activity, rep.activity) and torch.equal(back.kl, rep.kl)
+    for f in dataclasses.fields(p):
+        assert torch.equal(getattr(back.parts, f.name), getattr(p, f.name)), f.name
+    old = Units(rep.n_active, 0, rep.activity.tolist(), rep.kl.tolist())  # cached before parts
+    assert old.report().parts is None

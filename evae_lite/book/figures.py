@@ -60,15 +60,22 @@ def plot_units(report, ax=None, title: str | None = None):
 def grid_figure(
     panels, image_shape, ncol: int = 10, width: float = 4.0, ink: bool = True, title=None
 ):
-    """Side-by-side image grids: panels = [(title, images (n, H*W))]; returns the figure.
+    """Side-by-side image grids: panels = [(title, images (n, H*W))] or, for originals above
+    reconstructions, [(title, images, n_top)], which draws a line under the first n_top
+    images; returns the figure.
     ink: 1 drawn black on white (digits); False: 1 is white (faces). title: above them all."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(panels), figsize=(width * len(panels), width * 1.05))
+    grids = [image_grid(p[1], image_shape, ncol) for p in panels]
+    ratio = max(g.shape[0] / g.shape[1] for g in grids)  # as tall as the tallest grid, no more
+    fig, axes = plt.subplots(1, len(panels), figsize=(width * len(panels), width * ratio + 0.6))
     axes = np.atleast_1d(axes)
-    for ax, (panel_title, images) in zip(axes, panels):
-        grid = image_grid(images, image_shape, ncol)
+    for ax, grid, (panel_title, images, *top) in zip(axes, grids, panels):
         ax.imshow(grid, cmap="gray_r" if ink else "gray", vmin=0, vmax=1)
+        if top:
+            rows = -(-top[0] // min(ncol, len(images)))  # rows holding the first n_top images
+            y = rows * (image_shape[0] + 1) - 1  # the padding row below them
+            ax.axhline(y, color="tab:red", lw=1.5)
         ax.set_title(panel_title, fontsize=10)
         ax.axis("off")
     # Leave a strip at the top for a title over all panels (fig.suptitle(..., y=1.0,
@@ -80,16 +87,28 @@ def grid_figure(
 
 
 def plot_activity_curves(reports: dict, ax=None, title: str | None = None):
-    """Figs. 2 and 3: each model's unit activities sorted in decreasing order."""
+    """Figs. 2 and 3: each model's unit activities sorted in decreasing order; for an eVAE or
+    mVAE (a report with between-epitome activity) also, dashed, its within-epitome activity."""
     import matplotlib.pyplot as plt
 
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.2))
     for label, rep in reports.items():
-        ax.plot(np.sort(rep.activity.numpy())[::-1], marker=".", label=label)
+        (line,) = ax.plot(np.sort(rep.activity.numpy())[::-1], marker=".", label=label)
+        parts = rep.parts
+        if parts is not None and float(parts.between.abs().max()) > 0:  # epitomes or components
+            ax.plot(
+                np.sort(parts.within_activity.numpy())[::-1],
+                ls="--",
+                color=line.get_color(),
+                label=f"{label.split(' (')[0]}: within its epitomes",
+            )
     threshold = next(iter(reports.values())).threshold
     ax.axhline(threshold, color="gray", ls=":", lw=1, label=f"threshold {threshold}")
+    # Linear below 1e-3 so that collapsed units (activity ~0) show; activities are >= 0, so
+    # the axis starts at 0 instead of spending room on negative values.
     ax.set_yscale("symlog", linthresh=1e-3)
+    ax.set_ylim(bottom=0)
     ax.set_xlabel("unit (sorted by activity)")
     ax.set_ylabel("activity $A_u$")
     ax.legend(fontsize=8)

@@ -85,6 +85,12 @@ class Session:
         res = trained(job, progress=self.progress)
         return Trained(res.model, res.history, res.y, job)
 
+    def train_seeds(self, model_cfg, *, name="mnist", kind="figures", **kw) -> list[Trained]:
+        """The model trained with each seed of this scale's row (seeds 0, 1, ...): seed 0 is
+        the model `train` gives, so figures drawn from it show one of the seeds counted."""
+        n = get_scale(self.scale.name, kind, name).seeds
+        return [self.train(model_cfg, name=name, kind=kind, seed=s, **kw) for s in range(n)]
+
     def units(self, run: Trained):
         """Activity and KL of every unit over the validation images (Fig. 1), as a UnitReport."""
         return run_job(run.job.measuring("units")).units.report()

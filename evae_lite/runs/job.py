@@ -162,10 +162,20 @@ class Units:
     active_within: int | None = None
 
     def report(self):
-        """The `evaluate.UnitReport` of these numbers, for plots."""
-        from ..evaluate.activity import THRESHOLD_PAPER, UnitReport
+        """The `evaluate.UnitReport` of these numbers (with A_u's parts), for plots."""
+        from ..evaluate.activity import THRESHOLD_PAPER, ActivityParts, UnitReport
 
-        return UnitReport(torch.tensor(self.activity), torch.tensor(self.kl), THRESHOLD_PAPER)
+        activity = torch.tensor(self.activity)
+        parts = None
+        if self.within is not None:
+            parts = ActivityParts(
+                activity,
+                torch.tensor(self.within),
+                torch.tensor(self.between),
+                torch.tensor(self.within_activity),
+                torch.tensor(self.group_size),
+            )
+        return UnitReport(activity, torch.tensor(self.kl), THRESHOLD_PAPER, parts)
 
 
 @dataclass(frozen=True)
@@ -372,10 +382,16 @@ class Spread:
         se = math.sqrt(sum((x - m) ** 2 for x in v) / (n - 1) / n) if n > 1 else None
         return cls(m, se, v)
 
-    def __str__(self) -> str:
+    def __format__(self, spec: str) -> str:
+        """'29.3 ± 0.3', the numbers in `spec` (default '.1f'); one seed has no ±."""
+        spec = spec or ".1f"
         if self.stderr is None:
-            return f"{self.mean:.1f} (1 seed)"
-        return f"{self.mean:.1f} ± {self.stderr:.1f} ({len(self.values)} seeds)"
+            return f"{self.mean:{spec}}"
+        return f"{self.mean:{spec}} ± {self.stderr:{spec}}"
+
+    def __str__(self) -> str:
+        n = len(self.values)
+        return f"{self:.1f} ({n} seed{'s' if n > 1 else ''})"
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,8 @@
 """The Sphinx extension listed in _config.yml (as `evae_lite.site`): it runs only the
 notebooks that were never executed, counts plotly outputs (myst-nb skips their mime type) in
-place of myst-nb's warning about them, and drops sphinx-thebe's scripts."""
+place of myst-nb's warning about them, drops sphinx-thebe's scripts, and leaves figures
+unnumbered (their captions carry the paper's numbers, "Fig. 2 (ours)"), which
+sphinx-jupyterbook-latex would otherwise switch on for every builder."""
 
 from __future__ import annotations
 
@@ -61,6 +63,10 @@ def _no_thebe(app, pagename, templatename, context, doctree) -> None:
             context[key] = [a for a in context[key] if not is_thebe(a)]
 
 
+def _unnumbered_figures(app) -> None:
+    app.config.numfig = False
+
+
 def setup(app):
     """Sphinx entry point."""
     from sphinx.util.logging import WarningStreamHandler
@@ -82,6 +88,9 @@ def setup(app):
             out.write_text(json.dumps(counts, indent=1, sort_keys=True) + "\n")
 
     app.connect("config-inited", _skip_executed_notebooks)
+    # jupyter-book's defaults and sphinx-jupyterbook-latex set numfig = True; builder-inited
+    # comes after every extension has configured itself
+    app.connect("builder-inited", _unnumbered_figures)
     app.connect("env-before-read-docs", reset_counts)
     app.connect("build-finished", write_counts)
     app.connect("html-page-context", _no_thebe)

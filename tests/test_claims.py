@@ -1,0 +1,65 @@
+"""Verdicts on the paper's claims: the comparison across seeds, the seed rule, the tables."""
+
+import math
+import statistics
+
+import pytest
+
+from evae_lite.book.claims import (
+    MIN_SEEDS,
+    NOT_SUPPORTED,
+    NOT_TESTED,
+    PARTLY,
+    SUPPORTED,
+    Verdict,
+    compare,
+    judge,
+    table_markdown,
+)
+from evae_lite.book.evidence import _near, _steps
+from evae_lite.runs import Spread
+
+
+def test_spread_formats_mean_and_standard_error_across_seeds():
+    s = Spread.of([29, 30, 31])
+    assert s.stderr == pytest.approx(statistics.stdev([29, 30, 31]) / math.sqrt(3))
+    assert f"{s:.1f}" == "30.0 ± 0.6" and str(s) == "30.0 ± 0.6 (3 seeds)"
+    assert f"{Spread.of([2.5]):.2f}" == "2.50" and str(Spread.of([2.5])) == "2.5 (1 seed)"
+
+
+def test_compare_is_the_difference_of_two_independent_means():
+    a, b = Spread.of([10.0, 11.0, 12.0]), Spread.of([5.0, 5.5, 6.0])
+    c = compare(a, b)
+    assert c.gap == pytest.approx(5.5)
+    assert c.stderr == pytest.approx(math.sqrt(a.stderr**2 + b.stderr**2))
+    assert c.sign == ">" and compare(b, a).sign == "<"
+    # a gap inside two standard errors is a tie; one seed has no standard error at all
+    assert compare(Spread.of([1.0, 3.0, 5.0]), Spread.of([2.0, 3.0, 4.0])).sign == "~"
+    assert compare(Spread.of([1.0]), Spread.of([0.0])).sign == "?"
+
+
+def test_a_claim_with_too_few_seeds_gets_no_verdict():
+    for seeds in range(MIN_SEEDS):
+        v = judge("Fig. 1", "claim", "measured", seeds, SUPPORTED, "why")
+        assert v.verdict == NOT_TESTED and f"{seeds} seed" in v.reason
+        assert v.measured == "measured"  # what was measured is still shown
+    assert judge("Fig. 1", "claim", "m", MIN_SEEDS, PARTLY, "why").verdict == PARTLY
+    with pytest.raises(ValueError, match="verdict='maybe'"):
+        Verdict("Fig. 1", "claim", "m", 3, "maybe", "why")
+
+
+def test_steps_and_near():
+    up = [Spread.of([1.0, 1.1, 0.9]), Spread.of([5.0, 5.1, 4.9]), Spread.of([9.0, 9.2, 8.8])]
+    assert _steps(up, ">") == SUPPORTED and _steps(up[::-1], ">") == NOT_SUPPORTED
+    flat = [up[0], Spread.of([1.0, 1.2, 0.8]), up[2]]  # one step is a tie
+    assert _steps(flat, ">") == PARTLY
+    assert _near(Spread.of([29, 29, 29]), 30) == SUPPORTED  # within 10% (no spread at all)
+    assert _near(Spread.of([24, 24, 24]), 30) == PARTLY
+    assert _near(Spread.of([10, 10, 10]), 30) == NOT_SUPPORTED
+
+
+def test_table_escapes_pipes_and_names_chapters():
+    v = Verdict("Fig. 2", "a | b", "m", 5, SUPPORTED, "r", chapter="3")
+    text = table_markdown([v], chapters=True)
+    assert "| 3 | Fig. 2 | a \\| b | m | 5 | **supported** | r |" in text
+    assert text.splitlines()[0].startswith("| chapter |")
