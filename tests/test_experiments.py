@@ -105,3 +105,18 @@ def test_faces_bandwidth_grid_reaches_below_mnists():
     mnist_ratio = DEFAULT_SIGMAS[1] / DEFAULT_SIGMAS[0]
     assert all(abs(r - ratios[0]) < 1e-4 for r in ratios) and ratios[0] < 1.2 * mnist_ratio
     assert all(j.parzen_sigmas is None for j in table4_jobs("book") + fig7_jobs("book"))
+
+
+def test_every_grid_holds_each_model_once_per_seed_of_its_row(monkeypatch):
+    import dataclasses
+
+    from evae_lite.runs import grids as E
+    from evae_lite.runs.scales import SCALES
+
+    one = E.fig7_jobs("smoke")
+    for key in [("smoke", "grids", "mnist"), ("smoke", "likelihood", "mnist")]:
+        monkeypatch.setitem(SCALES, key, dataclasses.replace(SCALES[key], seeds=3))
+    three = E.fig7_jobs("smoke")
+    assert [j.seed for j in three] == [0, 1, 2] * len(one)
+    assert [j.with_seed(0) for j in three[::3]] == one  # the seeds of one model side by side
+    assert len(E.table2_jobs("smoke")) == 3 * len(E.table2_jobs("paper"))

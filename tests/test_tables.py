@@ -100,3 +100,25 @@ def test_grid_markdown_puts_paper_beside_ours():
     assert "| 8 | VAE | 283(8) | 200 ± 1 (3) | 292(8) | — |" in lines
     assert "| 8 | eVAE | 300(8) | 240 ± 1 (8, K=4) | 330(8) | — |" in lines
     assert "| 8 | mVAE | 300(8) | — |" in md
+
+
+def test_seed_means_average_each_configuration_over_its_seeds():
+    import statistics
+
+    jobs = [j.with_seed(s) for s in (2, 0, 1) for j in _jobs()]  # 3 configurations x 3 seeds
+    tests, vals = [200, 250, 240, 203, 251, 230, 206, 255, 235], [190 + i for i in range(9)]
+    results = [_result(t, v, active=4 + i % 2) for i, (t, v) in enumerate(zip(tests, vals))]
+    rs = T.seed_means(T.rows(jobs, results))
+    assert len(rs) == 3 and all(r.seeds == 3 for r in rs)
+    vae = next(r for r in rs if r.model == "VAE")
+    assert vae.parzen == pytest.approx(statistics.mean([200, 203, 206]))
+    assert vae.stderr == pytest.approx(statistics.stdev([200, 203, 206]) / 3**0.5)
+    assert vae.val_parzen == pytest.approx(statistics.mean([190, 193, 196]))
+    assert vae.active == pytest.approx(statistics.mean([4, 5, 4]))
+    assert vae.job.train.seed == 0 and len(vae.per_seed) == 3
+    md = T.grid_markdown(T.best_over_K(rs), T.PAPER_TABLE4, [8], [(1, 500)])
+    assert f"| 8 | VAE | 283(8) | 203 ± 2 ({vae.active:.1f}) |" in md
+    one = T.rows(_jobs(), [_result(1, 1), _result(2, 2), _result(3, 3)])
+    assert T.seed_means(one) == one  # one seed: the rows themselves
+    with pytest.raises(ValueError, match="repeat"):
+        T.seed_means(T.rows(_jobs() + _jobs(), [_result(1, 1)] * 6))

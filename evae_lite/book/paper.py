@@ -9,6 +9,7 @@ number and ours in adjacent columns, active units in parentheses as the paper pr
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,19 +82,23 @@ PAPER_TABLE3_BEST = {
 
 @dataclass(frozen=True)
 class Row:
-    """One trained model of a grid and its measurements."""
+    """One trained model of a grid and its measurements, or (`seed_means`) one configuration
+    over several seeds: then every number is the mean over seeds, and stderr is the standard
+    error across seeds."""
 
     model: str  # "VAE" | "mVAE" | "eVAE"
     D: int
     L: int
     H: int
     K: int | None
-    active: int | None  # units with activity > 0.02
+    active: float | None  # units with activity > 0.02
     parzen: float  # test Parzen log-density, nats
-    stderr: float  # its standard error over test images
+    stderr: float  # one model: over test images; over seeds: across seeds
     val_parzen: float  # validation Parzen at the chosen bandwidth (used to pick K)
     n_params: int
     job: Any = field(default=None, repr=False, compare=False)  # the runs.Job that made it
+    seeds: int = 1
+    per_seed: tuple = field(default=(), repr=False, compare=False)  # the one-model Rows
 
     @property
     def cell(self) -> tuple:
@@ -124,6 +129,39 @@ def rows(jobs, results) -> list[Row]:
     return out
 
 
+def seed_means(rs: list[Row]) -> list[Row]:
+    """One Row per configuration (model, D, L, H, K): the mean over its seeds' rows, with the
+    standard error across seeds (one seed: its row, unchanged). The job is seed 0's."""
+    from ..runs import Spread
+
+    groups: dict[tuple, list[Row]] = {}
+    for r in rs:
+        groups.setdefault((r.model, r.D, r.L, r.H, r.K), []).append(r)
+    out = []
+    for group in groups.values():
+        if len(group) == 1:
+            out.append(group[0])
+            continue
+        seeds = [r.job.train.seed for r in group] if group[0].job is not None else []
+        if len(set(seeds)) != len(seeds):
+            raise ValueError(f"seeds {seeds} repeat in one configuration of the grid")
+        p = Spread.of(r.parzen for r in group)
+        act = None if group[0].active is None else Spread.of(r.active for r in group).mean
+        first = min(group, key=lambda r: r.job.train.seed if r.job is not None else 0)
+        out.append(
+            dataclasses.replace(
+                first,
+                active=act,
+                parzen=p.mean,
+                stderr=p.stderr,
+                val_parzen=sum(r.val_parzen for r in group) / len(group),
+                seeds=len(group),
+                per_seed=tuple(group),
+            )
+        )
+    return out
+
+
 def best_over_K(rs: list[Row]) -> dict[tuple, Row]:
     """(D, model, L, H) -> the row with the best validation Parzen score among its Ks."""
     best: dict[tuple, Row] = {}
@@ -133,17 +171,23 @@ def best_over_K(rs: list[Row]) -> dict[tuple, Row]:
     return best
 
 
-def fmt(value: float | None, units: int | None = None, digits: int = 0) -> str:
+def units_text(units: float) -> str:
+    """An active-unit count: '8' for a whole number, '23.7' for a mean over seeds."""
+    return f"{units:.0f}" if float(units).is_integer() else f"{units:.1f}"
+
+
+def fmt(value: float | None, units: float | None = None, digits: int = 0) -> str:
     """'325(8)' as the paper prints a cell; '—' for a missing value."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
     s = f"{value:.{digits}f}"
-    return s if units is None else f"{s}({units})"
+    return s if units is None else f"{s}({units_text(units)})"
 
 
 def grid_markdown(best: dict[tuple, Row], paper: dict, Ds, LHs, models=("VAE", "mVAE", "eVAE")):
     """A Markdown table: one row per (D, model), and for each (L, H) the paper's cell beside
-    ours ('ours ± stderr (active)'; K of the chosen epitome size after it)."""
+    ours ('ours ± stderr (active)'; K of the chosen epitome size after it). Over seeds, ours
+    is the mean ± the standard error across seeds, and the active units their mean."""
     head = ["D", "model"]
     for L, H in LHs:
         head += [f"L={L} H={H}: paper", "ours"]
@@ -159,6 +203,6 @@ def grid_markdown(best: dict[tuple, Row], paper: dict, Ds, LHs, models=("VAE", "
                     cells.append("—")
                 else:
                     k = f", K={r.K}" if r.K else ""
-                    cells.append(f"{r.parzen:.0f} ± {r.stderr:.0f} ({r.active}{k})")
+                    cells.append(f"{r.parzen:.0f} ± {r.stderr:.0f} ({units_text(r.active)}{k})")
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -2,13 +2,21 @@
 
 Each job's sizes come from the table of scales (`scales.py`, kinds `grids` and `likelihood`);
 here is which models each grid holds. `book` also drops some cells of the paper's grids (each
-function says which); a test checks the paper-scale grids against the paper's text.
+function says which); a test checks the paper-scale grids against the paper's text. Every
+grid holds each model once per seed of its row of the table (seeds 0, 1, ...), the seeds of
+one model next to each other.
 """
 
 from __future__ import annotations
 
 from ..model import ModelConfig
-from .job import Job
+from .job import Job, over_seeds
+from .scales import get_scale
+
+
+def _seeded(jobs: list[Job], kind: str = "grids") -> list[Job]:
+    """Each job over the seeds of its row of the table of scales."""
+    return [s for j in jobs for s in over_seeds(j, get_scale(j.scale, kind, j.dataset).seeds)]
 
 
 def _job(cfg: ModelConfig, scale: str, dataset="mnist", **tag) -> Job:
@@ -33,7 +41,7 @@ def fig7_jobs(scale: str = "book") -> list[Job]:
     Ks = {8: [1, 2, 4], 24: [2, 3, 4, 6, 8, 12], 48: [2, 3, 4, 6, 8, 12, 16, 24]}
     if scale == "smoke":
         Ks = {8: [2, 4]}
-    return [j for D, k in Ks.items() for j in _trio(D, 1, 500, k, scale)]
+    return _seeded([j for D, k in Ks.items() for j in _trio(D, 1, 500, k, scale)])
 
 
 def table4_jobs(scale: str = "book") -> list[Job]:
@@ -45,7 +53,7 @@ def table4_jobs(scale: str = "book") -> list[Job]:
         Hs, Ks = (500,), (4,)
     if scale == "smoke":
         Ds, Ls, Hs = (8,), (1,), (500,)
-    return [j for D in Ds for L in Ls for H in Hs for j in _trio(D, L, H, Ks, scale)]
+    return _seeded([j for D in Ds for L in Ls for H in Hs for j in _trio(D, L, H, Ks, scale)])
 
 
 def table1_jobs(scale: str = "book") -> list[Job]:
@@ -56,7 +64,9 @@ def table1_jobs(scale: str = "book") -> list[Job]:
         Ls, Hs = (2,), (500,)
     if scale == "smoke":
         Ds, Ls, Hs = (15,), (2,), (500,)
-    return [j for D in Ds for L in Ls for H in Hs for j in _trio(D, L, H, (5,), scale, "faces")]
+    return _seeded(
+        [j for D in Ds for L in Ls for H in Hs for j in _trio(D, L, H, (5,), scale, "faces")]
+    )
 
 
 def table2_jobs(scale: str = "book") -> list[Job]:
@@ -75,4 +85,4 @@ def table2_jobs(scale: str = "book") -> list[Job]:
                     cfg, scale, "likelihood", measures=("units", "iwae"), tag=dict(model=name, D=D)
                 )
             )
-    return jobs
+    return _seeded(jobs, "likelihood")
