@@ -63,3 +63,36 @@ def test_table_escapes_pipes_and_names_chapters():
     text = table_markdown([v], chapters=True)
     assert "| 3 | Fig. 2 | a \\| b | m | 5 | **supported** | r |" in text
     assert text.splitlines()[0].startswith("| chapter |")
+
+
+def _seeded_rows(model, D, K, parzens, active):
+    """A grid configuration over len(parzens) seeds, as paper.seed_means gives it."""
+    from evae_lite.book import paper as T
+
+    one = [T.Row(model, D, 1, 500, K, active, p, 1.0, p, 1000) for p in parzens]
+    return T.seed_means(one)
+
+
+def _fig7_rows(vae_shift=0.0):
+    rows = []
+    for D, v, e in ((8, 280, 300), (24, 250, 310), (48, 220, 320)):
+        vae_active = {8: 8, 24: 22, 48: 24}[D]
+        rows += _seeded_rows(
+            "VAE", D, None, [v + vae_shift * D + d for d in (-1, 0, 1)], vae_active
+        )
+        for K in (2, 4):
+            rows += _seeded_rows("eVAE", D, K, [e - 5 * (K == 2) + d for d in (-1, 0, 1)], D)
+            rows += _seeded_rows("mVAE", D, K, [e - 8 + d for d in (-1, 0, 1)], D)
+    return rows
+
+
+def test_fig7_verdicts_follow_the_numbers():
+    from evae_lite.book.evidence_grids import epitome_size
+
+    ev = epitome_size(None, _fig7_rows())
+    assert ev.seeds == 3
+    assert [v.verdict for v in ev.verdicts] == [SUPPORTED] * 5, ev.verdicts
+    # a VAE that improves with D contradicts the first claim, and only that one
+    flipped = epitome_size(None, _fig7_rows(vae_shift=3.0)).verdicts
+    assert flipped[0].verdict == NOT_SUPPORTED
+    assert [v.verdict for v in flipped[1:3]] == [SUPPORTED, SUPPORTED]

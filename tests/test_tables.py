@@ -122,3 +122,13 @@ def test_seed_means_average_each_configuration_over_its_seeds():
     assert T.seed_means(one) == one  # one seed: the rows themselves
     with pytest.raises(ValueError, match="repeat"):
         T.seed_means(T.rows(_jobs() + _jobs(), [_result(1, 1)] * 6))
+
+
+def test_a_rows_spread_is_over_its_seeds_only():
+    jobs = [j.with_seed(s) for s in (0, 1, 2) for j in _jobs()]
+    results = [_result(200 + i, 190, active=i) for i in range(9)]
+    vae = next(r for r in T.seed_means(T.rows(jobs, results)) if r.model == "VAE")
+    assert vae.spread().values == [200, 203, 206] and vae.spread().stderr == vae.stderr
+    assert vae.spread("active").values == [0, 3, 6]
+    one = T.rows(_jobs(), [_result(1, 1), _result(2, 2), _result(3, 3)])[0]
+    assert one.spread().values == [1] and one.spread().stderr is None  # not over test images

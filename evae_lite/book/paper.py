@@ -104,6 +104,13 @@ class Row:
     def cell(self) -> tuple:
         return self.D, self.model, self.L, self.H
 
+    def spread(self, field: str = "parzen"):
+        """A measurement over this row's seeds as a `runs.Spread` (one model: one value, no
+        standard error across seeds)."""
+        from ..runs import Spread
+
+        return Spread.of(getattr(r, field) for r in (self.per_seed or (self,)))
+
 
 def rows(jobs, results) -> list[Row]:
     """Rows of a grid from its jobs and their `runs.JobResult`s (in the same order)."""
