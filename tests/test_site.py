@@ -268,3 +268,97 @@ def test_the_repository_url_has_one_source():
         cells = json.loads(nb.read_text())["cells"]
         params = next(c for c in cells if "parameters" in c["metadata"].get("tags", []))
         assert want in "".join(params["source"]), f"{nb.name} installs from another URL"
+
+
+EXPLORER_READY = """(name) => new Promise(res => {
+    const t = setInterval(() => {
+        const e = window.evaeExplorers && window.evaeExplorers[name];
+        if (e && e.ready) { clearInterval(t); e.ready.then(() => res(true), err => res('' + err)); }
+    }, 20);
+})"""
+PIXELS = "(name) => window.evaeExplorers[name].pixels()"
+SET_POINT = "([name, u, v, choice]) => window.evaeExplorers[name].set(u, v, choice)"
+
+
+def _decoded_ink(name: str, scale: str, u: float, v: float, choice) -> list[float]:
+    """What the page must draw for (u, v): 1 - the PyTorch decoder's mean (ink is black)."""
+    import torch
+
+    from evae_lite.runs import trained
+    from evae_lite.site.decoders import DecoderMean, plane_point
+    from evae_lite.site.explorers import by_name
+
+    e = by_name(name)
+    model = trained(e.job(scale)).model.cpu().eval()
+    dims = tuple(model.masks[choice].nonzero()[:, 0].tolist()) if e.model == "evae" else choice
+    with torch.no_grad():
+        x = DecoderMean(model)(plane_point(e.D, dims, u, v))
+    return (1 - x[0]).tolist()
+
+
+@pytest.mark.parametrize("name", [e.name for e in site.explorers.EXPLORERS])
+def test_explorer_decodes_in_the_browser_what_pytorch_decodes(browser, server, name):
+    """Dragging the point changes the image; for fixed points the canvas holds the PyTorch
+    decoder's image to 1/255 on every pixel. Writes the page's weight and its time to the
+    first decoded image to _build/explorers.json."""
+    e = site.explorers.by_name(name)
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    external, sizes = [], {}
+
+    def route(r):
+        u = urlparse(r.request.url)
+        if u.scheme in ("http", "https", "ws", "wss") and u.hostname != "127.0.0.1":
+            external.append(r.request.url)
+            r.abort()
+        else:
+            r.continue_()
+
+    context.route("**/*", route)
+    page = context.new_page()
+    page.on("response", lambda r: sizes.__setitem__(r.url, len(r.body()) if r.ok else 0))
+    try:
+        page.goto(f"{server}/book/{e.chapter}.html", wait_until="load")
+        ready = page.evaluate(EXPLORER_READY, name)
+        assert ready is True, f"the explorer {name} did not start: {ready}"
+        meta = page.evaluate("(n) => window.evaeExplorers[n].meta", name)
+        first_ms = page.evaluate("(n) => window.evaeExplorers[n].firstImageMs", name)
+
+        pad = page.locator(f'.evae-explorer[data-name="{name}"] canvas.evae-explorer-pad')
+        pad.scroll_into_view_if_needed()
+        box = pad.bounding_box()
+        before = page.evaluate(PIXELS, name)
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.mouse.down()
+        page.mouse.move(box["x"] + 0.85 * box["width"], box["y"] + 0.2 * box["height"], steps=8)
+        page.mouse.up()
+        page.wait_for_function(
+            "([n, b]) => JSON.stringify(window.evaeExplorers[n].pixels()) !== b",
+            arg=[name, json.dumps(before)],
+            timeout=10_000,
+        )
+
+        cases = [(0.0, 0.0), (1.3, -0.7), (-2.2, 2.5)]
+        choices = [1, len(meta["epitomes"]) - 1] if e.model == "evae" else [meta["units"][:2]]
+        worst = 0.0
+        for choice in choices:
+            for u, v in cases:
+                page.evaluate(SET_POINT, [name, u, v, choice])
+                gray = page.evaluate(PIXELS, name)[0::4]  # R of RGBA: the canvas is grey
+                want = _decoded_ink(name, meta["scale"], u, v, choice)
+                worst = max(worst, max(abs(g / 255 - w) for g, w in zip(gray, want)))
+        assert worst <= 1 / 255 + 1e-6, f"a pixel is {worst * 255:.2f}/255 off PyTorch's image"
+    finally:
+        context.close()
+    assert not external, f"the explorer requested other hosts: {external}"
+    weight = {k: v for k, v in sizes.items() if "/_static/vendor/onnxruntime/" in k}
+    weight.update({k: v for k, v in sizes.items() if f"/_static/decoders/{name}." in k})
+    out = ROOT / "_build" / "explorers.json"
+    record = json.loads(out.read_text()) if out.is_file() else {}
+    record[name] = dict(
+        first_image_ms=round(first_ms),
+        runtime_bytes=sum(v for k, v in weight.items() if "onnxruntime" in k),
+        model_bytes=sum(v for k, v in weight.items() if "decoders" in k),
+        scale=meta["scale"],
+        worst_pixel=round(worst * 255, 3),
+    )
+    out.write_text(json.dumps(record, indent=1) + "\n")
