@@ -362,3 +362,24 @@ def test_explorer_decodes_in_the_browser_what_pytorch_decodes(browser, server, n
         worst_pixel=round(worst * 255, 3),
     )
     out.write_text(json.dumps(record, indent=1) + "\n")
+
+
+def test_without_the_runtime_the_explorer_says_why_and_the_sliders_stay(browser, server):
+    """onnxruntime-web blocked: the explorer's status says it could not start, and the page's
+    plotly sliders (the pre-rendered frames) are still drawn."""
+    e = site.explorers.EXPLORERS[0]
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    context.route(
+        "**/*",
+        lambda r: r.abort() if "/onnxruntime/" in r.request.url else r.continue_(),
+    )
+    page = context.new_page()
+    try:
+        page.goto(f"{server}/book/{e.chapter}.html", wait_until="load")
+        assert page.evaluate(EXPLORER_READY, e.name) is not True
+        status = page.locator(f'.evae-explorer[data-name="{e.name}"] .evae-explorer-status')
+        assert "could not start" in status.inner_text()
+        page.wait_for_function(ALL_DRAWN, timeout=15_000)
+        assert page.evaluate(WITH_SLIDERS), "the page's sliders are gone"
+    finally:
+        context.close()
