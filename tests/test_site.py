@@ -159,10 +159,11 @@ def _pages():
     return site.toc_docs(ROOT)
 
 
-@pytest.mark.parametrize("doc", _pages())
-def test_page_offline_and_interactive(browser, server, doc):
+def _offline_context(browser):
+    """A browser context where every request to another host is refused; returns it and the
+    list that collects those requests."""
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    external, errors, bad_responses = [], [], []
+    external = []
 
     def route(r):
         u = urlparse(r.request.url)
@@ -173,6 +174,13 @@ def test_page_offline_and_interactive(browser, server, doc):
             r.continue_()
 
     context.route("**/*", route)
+    return context, external
+
+
+@pytest.mark.parametrize("doc", _pages())
+def test_page_offline_and_interactive(browser, server, doc):
+    errors, bad_responses = [], []
+    context, external = _offline_context(browser)
     page = context.new_page()
     page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
     page.on("console", lambda m: m.type == "error" and errors.append(f"console: {m.text}"))
@@ -302,18 +310,8 @@ def test_explorer_decodes_in_the_browser_what_pytorch_decodes(browser, server, n
     decoder's image to 1/255 on every pixel. Writes the page's weight and its time to the
     first decoded image to _build/explorers.json."""
     e = site.explorers.by_name(name)
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    external, sizes = [], {}
-
-    def route(r):
-        u = urlparse(r.request.url)
-        if u.scheme in ("http", "https", "ws", "wss") and u.hostname != "127.0.0.1":
-            external.append(r.request.url)
-            r.abort()
-        else:
-            r.continue_()
-
-    context.route("**/*", route)
+    sizes = {}
+    context, external = _offline_context(browser)
     page = context.new_page()
     page.on("response", lambda r: sizes.__setitem__(r.url, len(r.body()) if r.ok else 0))
     try:
