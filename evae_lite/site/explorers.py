@@ -41,7 +41,7 @@ class Explorer:
 
 EXPLORERS = (
     Explorer("ch07-evae", "07_epitome_manifolds", "evae", D=20, K=2, stride=1),
-    Explorer("ch08-vae", "08_generation_vs_D", "vae", D=20),
+    Explorer("ch08-vae", "07_epitome_manifolds", "vae", D=20),  # chapter 8's, for contrast
 )
 
 
