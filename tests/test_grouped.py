@@ -37,9 +37,7 @@ def test_each_seed_is_the_model_trained_alone(cfg, binary):
     tc = TrainConfig(epochs=2, batch_size=100, device="cpu")  # 250 images: a partial batch
     x, x_val = _data()
     grouped = train_grouped(cfg, tc, SEEDS, x, x_val, binary=binary, progress=False)
-    alone = [
-        train(cfg, tc.replace(seed=s), x, x_val, binary=binary, progress=False) for s in SEEDS
-    ]
+    alone = [train(cfg, tc.replace(seed=s), x, x_val, binary=binary, progress=False) for s in SEEDS]
     for g, a in zip(grouped, alone):
         assert _max_diff(g.model, a.model) < TOL
         for hg, ha in zip(g.history, a.history):
