@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from ..model.config import choice, positive_int
+from ..model.config import choice, finite_number, positive_int
+from .objective import KL_SCHEDULES
 
 SCHEDULES = ("constant", "burda")
 MAX_EPOCHS = 10**6  # a ceiling that catches a typo, far above the paper's 3280
@@ -22,6 +23,11 @@ class TrainConfig:
     of each minibatch (binary data only). assign_z: how the per-epoch assignment y* = argmin
     cost evaluates the expectation over z: at the posterior mean (deterministic) or with
     `assign_samples` reparameterized samples shared across epitomes.
+
+    The remedies for over-pruning that came after the paper (train/objective.py):
+    kl_schedule constant | warmup (the KL weight ramps 0 -> 1 over `kl_warmup_steps` optimizer
+    steps) | cyclical (`kl_cycles` ramps, each over the first `kl_ramp` share of its cycle);
+    free_bits: the floor, in nats, below which a unit's minibatch-mean KL is not charged.
     """
 
     epochs: int = 200
@@ -34,6 +40,11 @@ class TrainConfig:
     assign_z: str = "mean"
     assign_samples: int = 1
     device: str = "auto"
+    kl_schedule: str = "constant"
+    kl_warmup_steps: int | None = None
+    kl_cycles: int | None = None
+    kl_ramp: float | None = None
+    free_bits: float = 0.0
 
     def __post_init__(self):
         choice("schedule", self.schedule, SCHEDULES)
@@ -61,6 +72,32 @@ class TrainConfig:
             raise ValueError(
                 f"device={self.device!r} is not allowed: use auto, cpu, cuda or cuda:N"
             )
+        self._check_remedies()
+
+    def _check_remedies(self) -> None:
+        choice("kl_schedule", self.kl_schedule, KL_SCHEDULES)
+        own = {"warmup": ("kl_warmup_steps",), "cyclical": ("kl_cycles", "kl_ramp")}
+        for schedule, names in own.items():
+            for name in names:
+                v = getattr(self, name)
+                if self.kl_schedule == schedule and v is None:
+                    raise ValueError(f"kl_schedule={schedule!r} needs {name}")
+                if self.kl_schedule != schedule and v is not None:
+                    raise ValueError(
+                        f"{name}={v!r} is not allowed with kl_schedule={self.kl_schedule!r}: "
+                        f"it belongs to kl_schedule={schedule!r}"
+                    )
+        if self.kl_warmup_steps is not None:
+            positive_int("kl_warmup_steps", self.kl_warmup_steps)
+        if self.kl_cycles is not None:
+            positive_int("kl_cycles", self.kl_cycles)
+        if self.kl_ramp is not None:
+            finite_number("kl_ramp", self.kl_ramp)
+            if not 0 < self.kl_ramp <= 1:
+                raise ValueError(f"kl_ramp={self.kl_ramp} is not allowed: need 0 < kl_ramp <= 1")
+        finite_number("free_bits", self.free_bits)
+        if self.free_bits < 0:
+            raise ValueError(f"free_bits={self.free_bits} is not allowed: it must be >= 0 nats")
 
     @property
     def total_epochs(self) -> int:

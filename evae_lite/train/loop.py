@@ -24,6 +24,7 @@ from .assignment import assign_epitomes, balanced_order
 from .checkpoint import check_same_run, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .device import binarize, fixed_binarization, resolve_device
+from .objective import kl_scale, minibatch_cost
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -146,6 +147,7 @@ def _minibatches(state: _State, x_train, order, train_cfg, dyn_binarize, bar, lo
     model, opt, g = state.model, state.opt, state.generator
     N, B = x_train.shape[0], train_cfg.batch_size
     n_batches = math.ceil(N / B)
+    total_steps = train_cfg.total_epochs * n_batches
     sums = torch.zeros(3, device=x_train.device)  # cost, rec, kl summed over examples
     for b in range(n_batches):
         idx = order[b * B : (b + 1) * B]
@@ -154,8 +156,9 @@ def _minibatches(state: _State, x_train, order, train_cfg, dyn_binarize, bar, lo
             xb = binarize(xb, g)
         terms = model.loss_terms(xb, state.y[idx], generator=g)
         cost = terms.cost
+        scale = kl_scale(train_cfg, state.epoch * n_batches + b, total_steps)
         opt.zero_grad(set_to_none=True)
-        cost.mean().backward()
+        minibatch_cost(terms, scale, train_cfg.free_bits).backward()
         opt.step()
         sums += torch.stack([cost.sum(), terms.rec.sum(), terms.kl.sum()]).detach()
         if (b + 1) % log_every == 0 or b == n_batches - 1:  # the only host sync
