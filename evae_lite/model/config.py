@@ -9,6 +9,10 @@ from dataclasses import dataclass
 from .epitomes import check_epitomes
 
 MODELS = ("vae", "dropout_vae", "evae", "mvae")
+# q(y|x) of the eVAE: Algorithm 1's point estimate y*, or learned by an inference network
+# (section 4.2's future work) with the Gumbel-softmax relaxation (relaxed or straight-through)
+# or with REINFORCE and a baseline
+Q_Y = ("point", "gumbel", "gumbel_st", "reinforce")
 LIKELIHOODS = ("bernoulli", "gaussian")
 
 
@@ -41,6 +45,7 @@ class ModelConfig:
     decoder. kl_weight: the lambda of section 3.1 (1 is the true bound). dropout: rate p on z
     (dropout_vae only). component_H: hidden units of each mVAE component (default: chosen so
     the mVAE has about as many parameters as the eVAE with the same D, K, L, H).
+    q_y: the eVAE's q(y|x), one of Q_Y (point: y* of Algorithm 1).
     """
 
     model: str = "vae"
@@ -55,6 +60,7 @@ class ModelConfig:
     dropout: float = 0.0
     component_H: int | None = None
     min_logvar: float = -9.0
+    q_y: str = "point"
 
     def __post_init__(self):
         choice("model", self.model, MODELS)
@@ -89,6 +95,12 @@ class ModelConfig:
             raise ValueError(
                 f"stride={self.epitome_stride} is not allowed for mvae: its components are "
                 f"independent VAEs, so epitomes cannot overlap; need stride = K = {self.K}"
+            )
+        choice("q_y", self.q_y, Q_Y)
+        if self.q_y != "point" and (self.model != "evae" or self.n_epitomes < 2):
+            raise ValueError(
+                f"q_y={self.q_y!r} is not allowed for model={self.model!r} with "
+                f"{self.n_epitomes} epitome(s): a learned q(y|x) needs an eVAE with 2 or more"
             )
         if self.component_H is not None:
             if self.model != "mvae":

@@ -34,12 +34,17 @@ from .nets import (
 
 @dataclass
 class LossTerms:
-    """Per-example terms of the cost. rec: (B,), kl: (B, D), kl_y: (B,)."""
+    """Per-example terms of the cost. rec: (B,), kl: (B, D), kl_y: (B,).
+
+    score: (B,) or None, for a q(y|x) learned by REINFORCE: a term whose gradient is the
+    score-function estimate of the gradient of E_q(y|x)[cost] with respect to q; it is added
+    to the minibatch objective, never to the reported cost."""
 
     rec: torch.Tensor
     kl: torch.Tensor
     kl_y: torch.Tensor
     kl_weight: float = 1.0
+    score: torch.Tensor | None = None
 
     @property
     def cost(self) -> torch.Tensor:

@@ -28,6 +28,8 @@ class TrainConfig:
     kl_schedule constant | warmup (the KL weight ramps 0 -> 1 over `kl_warmup_steps` optimizer
     steps) | cyclical (`kl_cycles` ramps, each over the first `kl_ramp` share of its cycle);
     free_bits: the floor, in nats, below which a unit's minibatch-mean KL is not charged.
+    tau_start, tau_end: the Gumbel-softmax temperature of an eVAE whose q(y|x) is learned
+    with it (ModelConfig.q_y), annealed geometrically from start to end over the run.
     """
 
     epochs: int = 200
@@ -45,6 +47,8 @@ class TrainConfig:
     kl_cycles: int | None = None
     kl_ramp: float | None = None
     free_bits: float = 0.0
+    tau_start: float = 1.0
+    tau_end: float = 0.5
 
     def __post_init__(self):
         choice("schedule", self.schedule, SCHEDULES)
@@ -95,6 +99,16 @@ class TrainConfig:
             finite_number("kl_ramp", self.kl_ramp)
             if not 0 < self.kl_ramp <= 1:
                 raise ValueError(f"kl_ramp={self.kl_ramp} is not allowed: need 0 < kl_ramp <= 1")
+        for name in ("tau_start", "tau_end"):
+            v = getattr(self, name)
+            finite_number(name, v)
+            if v <= 0:
+                raise ValueError(f"{name}={v} is not allowed: a temperature must be > 0")
+        if self.tau_end > self.tau_start:
+            raise ValueError(
+                f"tau_end={self.tau_end} is above tau_start={self.tau_start}: the temperature "
+                f"is annealed down, need tau_end <= tau_start"
+            )
         finite_number("free_bits", self.free_bits)
         if self.free_bits < 0:
             raise ValueError(f"free_bits={self.free_bits} is not allowed: it must be >= 0 nats")

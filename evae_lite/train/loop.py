@@ -24,7 +24,7 @@ from .assignment import assign_epitomes, balanced_order
 from .checkpoint import check_same_run, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .device import binarize, fixed_binarization, resolve_device
-from .objective import kl_scale, minibatch_cost
+from .objective import kl_scale, minibatch_cost, temperature
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -73,6 +73,13 @@ def validation_bound(model, x: torch.Tensor, *, seed: int = 0, batch_size: int =
     was = model.training
     model.eval()
     g = torch.Generator(device=x.device).manual_seed(seed)
+    if getattr(model, "learns_q_y", False):  # the bound of the learned q(y|x), eq. 7
+        total = sum(
+            model.expected_bound(x[i : i + batch_size], generator=g).sum().item()
+            for i in range(0, x.shape[0], batch_size)
+        )
+        model.train(was)
+        return total / x.shape[0]
     y, _ = assign_epitomes(model, x, batch_size=batch_size)
     total = 0.0
     for i in range(0, x.shape[0], batch_size):
@@ -133,6 +140,17 @@ def _epoch_order(state: _State, x_train, train_cfg: TrainConfig, dyn_binarize: b
     Y, N = model.n_epitomes, x_train.shape[0]
     if Y == 1:
         return torch.randperm(N, generator=g, device=x_train.device), None
+    if getattr(model, "learns_q_y", False):  # q(y|x) picks y at every step: y is its mode
+        with torch.no_grad():
+            was = model.training
+            model.eval()
+            y_new = torch.cat(
+                [model.q_y_logits(x_train[i : i + 1000]).argmax(-1) for i in range(0, N, 1000)]
+            )
+            model.train(was)
+        changed = (y_new != state.y).float().mean().item() if state.epoch > 0 else None
+        state.y = y_new
+        return torch.randperm(N, generator=g, device=x_train.device), changed
     assign_x = binarize(x_train, g) if dyn_binarize else x_train
     n_s = train_cfg.assign_samples if train_cfg.assign_z == "sample" else 0
     y_new, _ = assign_epitomes(model, assign_x, n_samples=n_s, generator=g)
@@ -154,9 +172,14 @@ def _minibatches(state: _State, x_train, order, train_cfg, dyn_binarize, bar, lo
         xb = x_train[idx]
         if dyn_binarize:
             xb = binarize(xb, g)
-        terms = model.loss_terms(xb, state.y[idx], generator=g)
+        if model.cfg.q_y in ("gumbel", "gumbel_st"):
+            tau = temperature(train_cfg, state.epoch * n_batches + b, total_steps)
+            terms = model.loss_terms(xb, state.y[idx], generator=g, tau=tau)
+        else:
+            terms = model.loss_terms(xb, state.y[idx], generator=g)
         cost = terms.cost
-        scale = kl_scale(train_cfg, state.epoch * n_batches + b, total_steps)
+        step = state.epoch * n_batches + b
+        scale = kl_scale(train_cfg, step, total_steps)
         opt.zero_grad(set_to_none=True)
         minibatch_cost(terms, scale, train_cfg.free_bits).backward()
         opt.step()

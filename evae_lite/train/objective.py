@@ -34,12 +34,21 @@ def kl_scale(train_cfg, step: int, total_steps: int) -> float:
     return min(1.0, tau / train_cfg.kl_ramp)
 
 
+def temperature(train_cfg, step: int, total_steps: int) -> float:
+    """The Gumbel-softmax temperature at 0-based `step`: from tau_start to tau_end
+    geometrically over the run (Jang et al. 2017 anneal it exponentially)."""
+    start, end = train_cfg.tau_start, train_cfg.tau_end
+    return start * (end / start) ** (step / max(total_steps - 1, 1))
+
+
 def minibatch_cost(terms, scale: float = 1.0, free_bits: float = 0.0) -> torch.Tensor:
     """The scalar that one Adam step minimizes. terms: LossTerms of B examples."""
     if scale == 1.0 and free_bits == 0.0:
-        return terms.cost.mean()  # the paper's objective, exactly as written in eq. 4 / 7
+        c = terms.cost.mean()  # the paper's objective, exactly as written in eq. 4 / 7
+        return c if terms.score is None else c + terms.score.mean()
+    score = 0.0 if terms.score is None else terms.score.mean()
     kl_units = terms.kl.mean(0)  # (D,): each unit's KL over the minibatch
     if free_bits > 0:
         kl_units = kl_units.clamp(min=free_bits)
     kl = terms.kl_weight * scale * kl_units.sum()
-    return (terms.rec + terms.kl_y).mean() + kl
+    return (terms.rec + terms.kl_y).mean() + kl + score
