@@ -193,3 +193,30 @@ def test_mi_refuses_what_it_cannot_estimate():
         _mi(torch.zeros(3, 1), torch.zeros(3, 1), n_samples=0)
     with pytest.raises(ValueError, match="at least 2"):
         _mi(torch.zeros(1, 1), torch.zeros(1, 1))
+
+
+def test_the_remedies_grid_holds_every_model_at_every_D_over_its_seeds():
+    from evae_lite.runs import get_scale
+    from evae_lite.runs.remedies import remedies_jobs
+
+    jobs = remedies_jobs("book")
+    seeds = get_scale("book", "remedies").seeds
+    names = {j.tag["model"] for j in jobs}
+    assert len(names) == 9 and {j.tag["D"] for j in jobs} == {20, 50}
+    assert len(jobs) == 9 * 2 * seeds and len(set(jobs)) == len(jobs)
+    warm = next(j for j in jobs if j.tag["model"] == "warm-up")
+    steps = warm.train.total_epochs * 500  # 50,000 images in minibatches of 100
+    assert warm.train.kl_warmup_steps == round(0.2 * steps)
+    assert all("mi" in j.measures and "iwae" in j.measures for j in jobs)
+
+
+@pytest.mark.parametrize("name", ["warm-up", "free bits", "eVAE, REINFORCE"])
+def test_a_remedy_job_runs_and_measures_its_information(name, data_dir, tmp_path, monkeypatch):
+    from evae_lite.runs import run
+    from evae_lite.runs.remedies import remedies_jobs
+
+    monkeypatch.setenv("EVAE_LITE_RESULTS", str(tmp_path))
+    job = next(j for j in remedies_jobs("smoke", Ds=(20,)) if j.tag["model"] == name)
+    r = run(job)
+    assert 0 <= r.mi <= math.log(job.eval_size) + 1e-9
+    assert r.iwae.n == 100 and r.iwae.mean < 0 and r.units.active <= 20

@@ -23,7 +23,7 @@ from ..model.config import choice
 from ..train import TrainConfig, TrainResult, fixed_binarization
 from .scales import get_scale
 
-MEASURES = ("units", "parzen", "iwae")
+MEASURES = ("units", "parzen", "iwae", "mi")
 # Evaluation images get one fixed binarization, the same for every seed and model, so that
 # results can be compared image by image.
 EVAL_BINARIZATION_SEED = 0
@@ -205,6 +205,7 @@ class JobResult:
     units: Units | None = None
     parzen: ParzenResult | None = None
     iwae: Lk | None = None
+    mi: float | None = None  # I(x; z) under the encoder on the validation images, nats
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -283,7 +284,7 @@ def measure(job: Job, res: TrainResult, given: Inputs) -> JobResult:
     """The job's measurements of a trained model."""
     model, i = res.model, given
     dev = next(model.parameters()).device
-    units = parzen = lk = None
+    units = parzen = lk = mi = None
     xv = i.x_val.to(dev)
     if "units" in job.measures:
         from ..evaluate.activity import THRESHOLD_BURDA_CODE, unit_report
@@ -319,6 +320,11 @@ def measure(job: Job, res: TrainResult, given: Inputs) -> JobResult:
         xt = eval_images(xt.to(dev), i.data.binary)
         ll = log_likelihood(model, xt, job.iwae_k, seed=job.seed)
         lk = Lk(job.iwae_k, float(ll.mean()), _stderr(ll), len(ll), ll.tolist())
+    if "mi" in job.measures:
+        from ..evaluate.mutual_info import mutual_information
+
+        g = torch.Generator(device=dev).manual_seed(job.seed)
+        mi = mutual_information(model, eval_images(xv, i.data.binary), generator=g)
     last = res.history[-1]
     return JobResult(
         seed=job.seed,
@@ -330,6 +336,7 @@ def measure(job: Job, res: TrainResult, given: Inputs) -> JobResult:
         units=units,
         parzen=parzen,
         iwae=lk,
+        mi=mi,
     )
 
 

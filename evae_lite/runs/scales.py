@@ -7,6 +7,8 @@ result says where it comes from with `describe`. A row is one (scale, kind, data
 - kind `best`: the two models of Fig. 8 (the best architectures, trained as long as the grids);
 - kind `grids`: the Parzen grids of Fig. 7 and Tables 1, 3 and 4;
 - kind `likelihood`: Table 2's models, trained by Burda et al.'s 8-stage schedule, and L_k.
+- kind `remedies`: the remedies for over-pruning that came after the paper, side by side
+  (runs/remedies.py), measured by activity, I(x; z), Parzen and L_k.
 
 smoke: seconds, for CI. book: what the rendered book shows, on a 2-core machine: single
 models train 50 epochs on all 50,000 MNIST images; the grids (about 80 models) train 10 epochs
@@ -24,7 +26,7 @@ from ..evaluate.parzen import DEFAULT_SIGMAS
 from ..train import TrainConfig
 
 SCALE_NAMES = ("smoke", "book", "paper")
-KINDS = ("figures", "best", "grids", "likelihood")
+KINDS = ("figures", "best", "grids", "likelihood", "remedies")
 DATASETS = ("mnist", "faces")
 SCALE_ENV = "EVAE_LITE_SCALE"
 
@@ -108,10 +110,18 @@ _LIKELIHOOD_ROWS = [
     ),
     (("paper", "likelihood", "mnist", None, 3280, None, 10_000, 1), dict(stages=8, iwae_k=5000)),
 ]
+# The remedies after the paper: as the single models, shorter at book scale (every model of
+# the comparison at two D and three seeds), with L_k on the first test images.
+_REMEDIES_ROWS = [
+    (("smoke", "remedies", "mnist", 1000, 1, 500, 500, 1), dict(iwae_k=50, iwae_size=100)),
+    (("book", "remedies", "mnist", None, 20, 2000, 10_000, 3), dict(iwae_k=5000, iwae_size=200)),
+    (("paper", "remedies", "mnist", None, 200, None, 10_000, 3), dict(iwae_k=5000)),
+]
 
 
 def _rows() -> dict[tuple[str, str, str], Scale]:
-    rows = [Scale(*r) for r in _ROWS] + [Scale(*r, **kw) for r, kw in _LIKELIHOOD_ROWS]
+    rows = [Scale(*r) for r in _ROWS]
+    rows += [Scale(*r, **kw) for r, kw in _LIKELIHOOD_ROWS + _REMEDIES_ROWS]
     return {(r.name, r.kind, r.dataset): r for r in rows}
 
 
@@ -156,7 +166,7 @@ def describe(scale: str, kind: str = "figures", dataset: str = "mnist") -> str:
         f"scale={s.name}: {_first(s.train_size, all_train)} {_DATA_WORDS[dataset]}, {length}, "
         f"batch 100, Adam 1e-3; activity on {ev} validation images"
     )
-    if kind in ("figures", "grids"):
+    if kind in ("figures", "grids", "remedies"):
         sg = s.parzen_sigmas
         out += (
             f"; Parzen with {s.parzen_samples:,} samples on {et} test images (bandwidth from "
@@ -178,6 +188,7 @@ _KIND_WORDS = {
     "best": "Fig. 8's two models",
     "grids": "Parzen grids (Fig. 7, Tables 1, 3, 4)",
     "likelihood": "Table 2 (L_k)",
+    "remedies": "the remedies after the paper",
 }
 
 
@@ -194,7 +205,7 @@ def table_markdown() -> str:
         all_train, all_val, all_test = _ALL[s.dataset]
         epochs = str(s.epochs) + (f" ({s.stages} of 8 stages)" if s.stages else "")
         lk = "—" if s.iwae_k is None else f"k={s.iwae_k}, {s.iwae_size or 'all'} images"
-        parzen = f"{s.parzen_samples:,}" if s.kind in ("figures", "grids") else "—"
+        parzen = f"{s.parzen_samples:,}" if s.kind in ("figures", "grids", "remedies") else "—"
         everything = f"{all_val[4:]} / {all_test[4:]}"  # "all 10,000" -> "10,000 / 10,000"
         ev = everything if s.eval_size is None else f"{s.eval_size:,} / {s.eval_size:,}"
         n = all_train[4:] if s.train_size is None else f"{s.train_size:,}"

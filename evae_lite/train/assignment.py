@@ -21,6 +21,8 @@ def assign_epitomes(
 
     n_samples = 0 evaluates the cost at the posterior mean; n > 0 averages n reparameterized
     samples shared across epitomes. Returns y* (N,) long and the whole cost matrix (N, Y).
+    An eVAE whose q(y|x) is learned assigns each example the mode of its q(y|x) instead: the
+    epitome the model itself picks (the cost matrix is still returned).
     The batch is cut so that at most ~max_rows decoder rows (batch * Y * samples) are alive at
     once: small temporaries stay in cache and memory is bounded whatever Y is.
     """
@@ -35,6 +37,12 @@ def assign_epitomes(
             for i in range(0, x.shape[0], batch_size)
         ]
     )  # (N, Y)
+    if getattr(model, "learns_q_y", False):
+        y = torch.cat(
+            [model.q_y_logits(x[i : i + 1000]).argmax(-1) for i in range(0, x.shape[0], 1000)]
+        )
+        model.train(was_training)
+        return y, costs
     model.train(was_training)
     return costs.argmin(dim=1), costs
 
