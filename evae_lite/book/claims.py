@@ -93,9 +93,11 @@ def judge(
     return Verdict(where, claim, measured, seeds, verdict, reason, chapter)
 
 
-def table_markdown(verdicts: list[Verdict], chapters: bool = False) -> str:
+def table_markdown(
+    verdicts: list[Verdict], chapters: bool = False, claim_header: str = "the paper's claim"
+) -> str:
     """The verdicts as a Markdown table (with a column for the chapter, if asked)."""
-    head = ["where", "the paper's claim", "measured here", "seeds", "verdict", "why"]
+    head = ["where", claim_header, "measured here", "seeds", "verdict", "why"]
     if chapters:
         head.insert(0, "chapter")
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]

@@ -22,7 +22,8 @@ class EpitomicVAE(VAE):
     q(z|y, x) = N(m_y * mu(x), exp(m_y * logvar(x))), p(x|y, z) = p(x | f(m_y * z)).
     With D = K = stride there is one epitome, KL_y = log 1 = 0, and this is the VAE.
 
-    With cfg.q_y other than "point", q(y|x) = softmax(h(x)) is learned: h is a linear head on
+    With cfg.q_y other than "point", q(y|x) = softmax(h(x)) is learned (in training; in eval
+    mode loss_terms takes the given y, as for the point estimate): h is a linear head on
     the encoder's hidden layer, and the cost is eq. 7's with the expectation over q(y|x),
     E_q(y|x)[rec + lambda KL_z] + KL[q(y|x) || p(y)], its gradient estimated by the
     Gumbel-softmax relaxation at temperature tau (relaxed, or straight-through: a one-hot y
@@ -64,7 +65,7 @@ class EpitomicVAE(VAE):
         return y
 
     def loss_terms(self, x, y=None, *, generator=None, eps=None, tau=None) -> LossTerms:
-        if self.learns_q_y:
+        if self.learns_q_y and self.training:  # in eval, the given y (the model's own mode)
             return self._learned_q_terms(x, generator, tau)
         mu, logvar = self.posterior(x, y)  # (B, D), the prior outside epitome y
         eps = standard_normal(mu.shape, mu, generator) if eps is None else eps
