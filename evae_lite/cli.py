@@ -12,11 +12,12 @@ from pathlib import Path
 import torch
 
 from .model import ModelConfig, param_count
-from .model.config import MODELS
+from .model.config import MODELS, Q_Y
 from .runs import Job, inputs, run
 from .runs.scales import KINDS, SCALE_NAMES
 from .sealed import read_sealed_json, write_json, write_sealed_json
 from .train.config import SCHEDULES
+from .train.objective import KL_SCHEDULES
 
 
 def _count(v: str, *, zero: bool = False) -> int:
@@ -67,6 +68,9 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--kl-weight", type=float, default=1.0, help="lambda of section 3.1")
     g.add_argument("--dropout", type=float, default=0.0, help="dropout rate on z (dropout_vae)")
     g.add_argument("--component-H", type=_count, default=None, help="mVAE component width")
+    g.add_argument(
+        "--q-y", default="point", help=f"the eVAE's q(y|x): one of {', '.join(Q_Y)} (default point)"
+    )
 
 
 def _add_train_args(p: argparse.ArgumentParser) -> None:
@@ -90,6 +94,15 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--lr", type=float, default=None, help="default 1e-3")
     g.add_argument("--schedule", default=None, help=f"one of {', '.join(SCHEDULES)}")
     g.add_argument("--stages", type=_count, default=None, help="stages of the burda schedule")
+    g.add_argument(
+        "--kl-schedule", default=None, help=f"one of {', '.join(KL_SCHEDULES)} (default constant)"
+    )
+    g.add_argument("--kl-warmup-steps", type=_count, default=None, help="warmup: steps of the ramp")
+    g.add_argument("--kl-cycles", type=_count, default=None, help="cyclical: number of cycles")
+    g.add_argument("--kl-ramp", type=float, default=None, help="cyclical: ramp share of a cycle")
+    g.add_argument("--free-bits", type=float, default=None, help="free bits: nats per unit")
+    g.add_argument("--tau-start", type=float, default=None, help="Gumbel-softmax temperature")
+    g.add_argument("--tau-end", type=float, default=None, help="final Gumbel-softmax temperature")
     g.add_argument("--seed", type=_seed, default=0)
     g.add_argument("--device", default="auto", help="auto, cpu, cuda (default auto)")
     g.add_argument("--out", default=None, help="run directory (default runs/<name>)")
@@ -105,6 +118,8 @@ def _run_name(m: ModelConfig, dataset: str, seed: int) -> str:
         name += f"-lam{m.kl_weight:g}"
     if m.dropout:
         name += f"-p{m.dropout:g}"
+    if m.q_y != "point":
+        name += f"-q{m.q_y}"
     return name + f"-seed{seed}"
 
 
@@ -120,6 +135,7 @@ def _job_from_args(a, measures) -> Job:
         kl_weight=a.kl_weight,
         dropout=a.dropout,
         component_H=a.component_H,
+        q_y=a.q_y,
     )
     kind = a.kind or ("grids" if a.dataset == "faces" else "figures")
     flags = dict(
@@ -129,6 +145,13 @@ def _job_from_args(a, measures) -> Job:
         schedule=a.schedule,
         stages=a.stages,
         device=a.device,
+        kl_schedule=a.kl_schedule,
+        kl_warmup_steps=a.kl_warmup_steps,
+        kl_cycles=a.kl_cycles,
+        kl_ramp=a.kl_ramp,
+        free_bits=a.free_bits,
+        tau_start=a.tau_start,
+        tau_end=a.tau_end,
     )
     job = Job.at(
         m,

@@ -26,6 +26,10 @@ def test_help(cmd):
         (["--epochs", "-1"], "argument --epochs: '-1' is not allowed"),
         (["--dataset", "cifar"], "dataset='cifar' is not allowed: choose one of mnist, faces"),
         (["--scale", "huge"], "argument --scale: invalid choice: 'huge'"),
+        (["--kl-schedule", "warmup"], "kl_schedule='warmup' needs kl_warmup_steps"),
+        (["--free-bits", "-1"], "free_bits=-1.0 is not allowed"),
+        (["--q-y", "gumbel"], "q_y='gumbel' is not allowed for model='vae'"),
+        (["--model", "evae", "--D", "8", "--K", "2", "--tau-end", "3"], "tau_end=3.0 is above"),
     ],
 )
 def test_bad_values_fail_at_once(args, needle, capsys, data_dir, tmp_path):
@@ -199,3 +203,18 @@ def test_a_corrupt_run_directory_is_refused_not_measured(capsys, data_dir, tmp_p
     record.write_text(text)
     assert main(ev) == 0
     assert json.loads((run / "evaluation.json").read_text())["iwae"]["k"] == 10
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--kl-schedule", "cyclical", "--kl-cycles", "2", "--kl-ramp", "0.5"],
+        ["--free-bits", "0.25"],
+        ["--model", "evae", "--K", "2", "--q-y", "gumbel_st", "--tau-start", "2"],
+    ],
+    ids=["cyclical", "free-bits", "learned-q"],
+)
+def test_the_remedies_train_from_the_command_line(flags, capsys, data_dir, tmp_path):
+    argv = ["train", "--D", "6", "--H", "16", "--epochs", "1", "--train-size", "300"]
+    assert main([*argv, *flags, "--out", str(tmp_path), "--no-progress"]) == 0
+    assert "validation bound:" in capsys.readouterr().out
