@@ -35,6 +35,7 @@ class Remedies:
     seeds: int
     values: dict[tuple[str, int, str], Spread] = field(default_factory=dict)
     q_y: dict[tuple[str, int], dict] = field(default_factory=dict)
+    unit_kl: dict[tuple[str, int], list[float]] = field(default_factory=dict)  # seed 0's
     evidence: Evidence | None = None
     answers: dict[tuple[str, str], Verdict] = field(default_factory=dict)  # (model, question)
 
@@ -89,6 +90,7 @@ def remedies(S, workers=None, Ds=None) -> Remedies:
                 (name, D, "rec"): Spread.of(rec_error(S, run) for run in runs),
             }
         )
+        out.unit_kl[name, D] = rs[0].units.kl
         if name in LEARNED or name == "eVAE, y*":
             out.q_y[name, D] = _q_y_behaviour(S, *pairs[0][:1], runs[0])
     out.evidence = _verdicts(out)
