@@ -49,7 +49,9 @@ def train_grouped(
     progress: bool = True,
 ) -> list[TrainResult]:
     """One TrainResult per seed, each the model `train(model_cfg, train_cfg.replace(seed=s),
-    ...)` gives, trained side by side. train_cfg.seed is ignored: `seeds` name them."""
+    ...)` gives, trained side by side. train_cfg.seed is ignored: `seeds` name them.
+    There is no checkpoint: the pipeline trains its seeds one by one through the results
+    cache (resumable), and this is what the benchmark measures against it."""
     keep_freed_memory()
     seeds = list(seeds)
     _check(model_cfg, seeds, x_train)
