@@ -78,12 +78,14 @@ def test_unknown_scale():
 def test_book_scale_is_what_the_chapters_say():
     """The chapters state these settings in prose; describe() prints them with every table."""
     t4 = table4_jobs("book")
-    assert _grid(t4, "H") == {(500,)} and _grid(t4, "L") == {(1,), (2,), (3,)}
-    assert {j.model.epitome_size for j in t4 if j.model.model != "vae"} == {4}
+    assert _grid(t4, "L") == {(1,), (2,), (3,)}
+    assert _grid([j for j in t4 if j.model.model != "vae"], "H", "K") == {(500, 4)}
+    assert _grid([j for j in t4 if j.model.H == 1000], "model", "L") == {("vae", 1), ("vae", 2)}
+    assert len(t4) == 27 + 6
     for j in t4 + fig7_jobs("book"):
         assert (j.train.epochs, j.train_size, j.eval_size) == (10, None, 2000)
     t1 = table1_jobs("book")
-    assert {(j.model.L, j.model.H) for j in t1} == {(2, 500)} and len(t1) == 9
+    assert [j.model for j in t1] == [j.model for j in table1_jobs("paper")] and len(t1) == 36
     for j in table2_jobs("book"):
         assert j.train.stages == 4 and j.train.total_epochs == 40
         assert (j.iwae_k, j.iwae_size, j.train_size) == (5000, 200, None)

@@ -53,7 +53,7 @@ def _steps(spreads: list[Spread], want: str) -> str:
 
 
 def _trend(spreads: list[Spread], spec=".1f") -> str:
-    return " → ".join(f"{s.mean:{spec}}" for s in spreads)
+    return " → ".join(f"{s:{spec}}" for s in spreads)
 
 
 def _near(value: Spread, paper: float, rel: float = 0.1) -> str:
@@ -301,3 +301,11 @@ def generation_vs_D(S, Ds=(2, 5, 10, 20), K: int = 2, stride: int = 1, H: int = 
             )
         )
     return ev.of_chapter("8")
+
+
+def all_claims(S) -> list[Verdict]:
+    """Every chapter's verdicts, in the book's order (for the closing chapter)."""
+    out = []
+    for chapter in (over_pruning, kl_weighting, dropout, evae_activity, generation_vs_D):
+        out += chapter(S).verdicts
+    return out

@@ -138,6 +138,29 @@ def _complexity(rows, big_D: int, dataset: str, where: str, n: int) -> list:
                 "at each (D, H), no step in L goes the other way beyond two standard errors",
             )
         )
+    Hs = sorted({H for _, _, H in cells})
+    if len(Hs) > 1:
+        small = []
+        for D, L in sorted({(D, L) for D, L, _ in cells}):
+            if all((D, "VAE", L, H) in best for H in Hs):
+                a, b = best[D, "VAE", L, Hs[0]], best[D, "VAE", L, Hs[-1]]
+                gap = compare(b.spread(), a.spread())
+                small.append(
+                    (gap.sign == "~" or abs(gap.gap) <= 0.03 * abs(a.parzen))
+                    and abs(b.active - a.active) <= 0.1 * D
+                )
+        out.append(
+            judge(
+                where,
+                f"For the VAE ({dataset}), a wider network (H = {Hs[0]} to {Hs[-1]}) changes the "
+                "active units and the score little",
+                f"little change at {sum(small)} of {len(small)} (D, L)",
+                n,
+                _share(small),
+                "little: the score within two standard errors or 3%, the active units within "
+                "10% of D",
+            )
+        )
     wins = []
     for D, L, H in cells:
         if (D, "eVAE", L, H) in best and D >= big_D:
