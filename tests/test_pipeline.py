@@ -117,6 +117,7 @@ def test_bad_job_values_name_the_value():
     for kw, needle in (
         (dict(train_size=0), "train_size=0"),
         (dict(eval_size=-5), "eval_size=-5"),
+        (dict(eval_size=1), "eval_size=1 .* variances"),  # one image has no variance
         (dict(parzen_samples=0), "parzen_samples=0"),
         (dict(measures=("fid",)), "fid"),
     ):

@@ -159,10 +159,11 @@ def _pages():
     return site.toc_docs(ROOT)
 
 
-@pytest.mark.parametrize("doc", _pages())
-def test_page_offline_and_interactive(browser, server, doc):
+def _offline_context(browser):
+    """A browser context where every request to another host is refused; returns it and the
+    list that collects those requests."""
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    external, errors, bad_responses = [], [], []
+    external = []
 
     def route(r):
         u = urlparse(r.request.url)
@@ -173,6 +174,13 @@ def test_page_offline_and_interactive(browser, server, doc):
             r.continue_()
 
     context.route("**/*", route)
+    return context, external
+
+
+@pytest.mark.parametrize("doc", _pages())
+def test_page_offline_and_interactive(browser, server, doc):
+    errors, bad_responses = [], []
+    context, external = _offline_context(browser)
     page = context.new_page()
     page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
     page.on("console", lambda m: m.type == "error" and errors.append(f"console: {m.text}"))
@@ -268,3 +276,108 @@ def test_the_repository_url_has_one_source():
         cells = json.loads(nb.read_text())["cells"]
         params = next(c for c in cells if "parameters" in c["metadata"].get("tags", []))
         assert want in "".join(params["source"]), f"{nb.name} installs from another URL"
+
+
+EXPLORER_READY = """(name) => new Promise(res => {
+    const t = setInterval(() => {
+        const e = window.evaeExplorers && window.evaeExplorers[name];
+        if (e && e.ready) { clearInterval(t); e.ready.then(() => res(true), err => res('' + err)); }
+    }, 20);
+})"""
+PIXELS = "(name) => window.evaeExplorers[name].pixels()"
+SET_POINT = "([name, u, v, choice]) => window.evaeExplorers[name].set(u, v, choice)"
+
+
+def _decoded_ink(name: str, scale: str, u: float, v: float, choice) -> list[float]:
+    """What the page must draw for (u, v): 1 - the PyTorch decoder's mean (ink is black)."""
+    import torch
+
+    from evae_lite.runs import trained
+    from evae_lite.site.decoders import DecoderMean, plane_point
+    from evae_lite.site.explorers import by_name
+
+    e = by_name(name)
+    model = trained(e.job(scale)).model.cpu().eval()
+    dims = tuple(model.masks[choice].nonzero()[:, 0].tolist()) if e.model == "evae" else choice
+    with torch.no_grad():
+        x = DecoderMean(model)(plane_point(e.D, dims, u, v))
+    return (1 - x[0]).tolist()
+
+
+@pytest.mark.parametrize("name", [e.name for e in site.explorers.EXPLORERS])
+def test_explorer_decodes_in_the_browser_what_pytorch_decodes(browser, server, name):
+    """Dragging the point changes the image; for fixed points the canvas holds the PyTorch
+    decoder's image to 1/255 on every pixel. Writes the page's weight and its time to the
+    first decoded image to _build/explorers.json."""
+    e = site.explorers.by_name(name)
+    sizes = {}
+    context, external = _offline_context(browser)
+    page = context.new_page()
+    page.on("response", lambda r: sizes.__setitem__(r.url, len(r.body()) if r.ok else 0))
+    try:
+        page.goto(f"{server}/book/{e.chapter}.html", wait_until="load")
+        ready = page.evaluate(EXPLORER_READY, name)
+        assert ready is True, f"the explorer {name} did not start: {ready}"
+        meta = page.evaluate("(n) => window.evaeExplorers[n].meta", name)
+        first_ms = page.evaluate("(n) => window.evaeExplorers[n].firstImageMs", name)
+
+        pad = page.locator(f'.evae-explorer[data-name="{name}"] canvas.evae-explorer-pad')
+        pad.scroll_into_view_if_needed()
+        box = pad.bounding_box()
+        before = page.evaluate(PIXELS, name)
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.mouse.down()
+        page.mouse.move(box["x"] + 0.85 * box["width"], box["y"] + 0.2 * box["height"], steps=8)
+        page.mouse.up()
+        page.wait_for_function(
+            "([n, b]) => JSON.stringify(window.evaeExplorers[n].pixels()) !== b",
+            arg=[name, json.dumps(before)],
+            timeout=10_000,
+        )
+
+        cases = [(0.0, 0.0), (1.3, -0.7), (-2.2, 2.5)]
+        choices = [1, len(meta["epitomes"]) - 1] if e.model == "evae" else [meta["units"][:2]]
+        worst = 0.0
+        for choice in choices:
+            for u, v in cases:
+                page.evaluate(SET_POINT, [name, u, v, choice])
+                gray = page.evaluate(PIXELS, name)[0::4]  # R of RGBA: the canvas is grey
+                want = _decoded_ink(name, meta["scale"], u, v, choice)
+                worst = max(worst, max(abs(g / 255 - w) for g, w in zip(gray, want)))
+        assert worst <= 1 / 255 + 1e-6, f"a pixel is {worst * 255:.2f}/255 off PyTorch's image"
+    finally:
+        context.close()
+    assert not external, f"the explorer requested other hosts: {external}"
+    weight = {k: v for k, v in sizes.items() if "/_static/vendor/onnxruntime/" in k}
+    weight.update({k: v for k, v in sizes.items() if f"/_static/decoders/{name}." in k})
+    out = ROOT / "_build" / "explorers.json"
+    record = json.loads(out.read_text()) if out.is_file() else {}
+    record[name] = dict(
+        first_image_ms=round(first_ms),
+        runtime_bytes=sum(v for k, v in weight.items() if "onnxruntime" in k),
+        model_bytes=sum(v for k, v in weight.items() if "decoders" in k),
+        scale=meta["scale"],
+        worst_pixel=round(worst * 255, 3),
+    )
+    out.write_text(json.dumps(record, indent=1) + "\n")
+
+
+def test_without_the_runtime_the_explorer_says_why_and_the_sliders_stay(browser, server):
+    """onnxruntime-web blocked: the explorer's status says it could not start, and the page's
+    plotly sliders (the pre-rendered frames) are still drawn."""
+    e = site.explorers.EXPLORERS[0]
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    context.route(
+        "**/*",
+        lambda r: r.abort() if "/onnxruntime/" in r.request.url else r.continue_(),
+    )
+    page = context.new_page()
+    try:
+        page.goto(f"{server}/book/{e.chapter}.html", wait_until="load")
+        assert page.evaluate(EXPLORER_READY, e.name) is not True
+        status = page.locator(f'.evae-explorer[data-name="{e.name}"] .evae-explorer-status')
+        assert "could not start" in status.inner_text()
+        page.wait_for_function(ALL_DRAWN, timeout=15_000)
+        assert page.evaluate(WITH_SLIDERS), "the page's sliders are gone"
+    finally:
+        context.close()

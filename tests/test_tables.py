@@ -132,3 +132,20 @@ def test_a_rows_spread_is_over_its_seeds_only():
     assert vae.spread("active").values == [0, 3, 6]
     one = T.rows(_jobs(), [_result(1, 1), _result(2, 2), _result(3, 3)])[0]
     assert one.spread().values == [1] and one.spread().stderr is None  # not over test images
+
+
+def test_epitome_models_show_the_units_active_within_their_epitomes():
+    import dataclasses
+
+    def with_within(r, n):
+        return dataclasses.replace(r, units=dataclasses.replace(r.units, active_within=n))
+
+    jobs = [j.with_seed(s) for s in (0, 1) for j in _jobs()]
+    results = [with_within(_result(200, 190 + i, active=8), 6 + i % 3 + (i >= 3)) for i in range(6)]
+    rs = T.rows(jobs, results)
+    assert [r.active_within for r in rs] == [None, 7, 8, None, 8, 9]  # never for the VAE
+    means = T.seed_means(rs)
+    assert next(r for r in means if r.K == 2).active_within == 7.5
+    md = T.grid_markdown(T.best_over_K(means), T.PAPER_TABLE4, [8], [(1, 500)])
+    assert "| 8 | VAE | 283(8) | 200 ± 0 (8) |" in md
+    assert "(8; 8.5 within, K=4) |" in md

@@ -210,3 +210,20 @@ def manifold_explorer(model, x_train, y_star, labels, image_shape=(28, 28), n_ne
         w.observe(draw, names="value")
     draw()
     return W.VBox([W.HBox([pick]), W.HBox([z1, z2]), out])
+
+
+def browser_explorer(name: str) -> None:
+    """The explorer of `evae_lite.site.explorers` named `name`, which decodes in the reader's
+    browser: in the built book, its trained decoder runs in onnxruntime-web beside the page;
+    where nothing serves it (a live notebook), it says that it cannot start."""
+    from IPython.display import HTML, display
+
+    from ..site.explorers import by_name
+
+    by_name(name)  # a clear error for an unknown name
+    display(
+        HTML(
+            f'<div class="evae-explorer" data-name="{name}" data-base="../_static/"></div>\n'
+            '<script type="module" src="../_static/vendor/explorer/explorer.js"></script>'
+        )
+    )

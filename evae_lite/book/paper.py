@@ -99,6 +99,7 @@ class Row:
     job: Any = field(default=None, repr=False, compare=False)  # the runs.Job that made it
     seeds: int = 1
     per_seed: tuple = field(default=(), repr=False, compare=False)  # the one-model Rows
+    active_within: float | None = None  # eVAE, mVAE: units active within their epitomes
 
     @property
     def cell(self) -> tuple:
@@ -131,6 +132,7 @@ def rows(jobs, results) -> list[Row]:
                 val_parzen=max(p.val_means),
                 n_params=r.n_params,
                 job=job,
+                active_within=r.units.active_within if r.units and t["model"] != "VAE" else None,
             )
         )
     return out
@@ -154,11 +156,15 @@ def seed_means(rs: list[Row]) -> list[Row]:
             raise ValueError(f"seeds {seeds} repeat in one configuration of the grid")
         p = Spread.of(r.parzen for r in group)
         act = None if group[0].active is None else Spread.of(r.active for r in group).mean
+        within = None
+        if all(r.active_within is not None for r in group):
+            within = Spread.of(r.active_within for r in group).mean
         first = min(group, key=lambda r: r.job.train.seed if r.job is not None else 0)
         out.append(
             dataclasses.replace(
                 first,
                 active=act,
+                active_within=within,
                 parzen=p.mean,
                 stderr=p.stderr,
                 val_parzen=sum(r.val_parzen for r in group) / len(group),
@@ -193,8 +199,9 @@ def fmt(value: float | None, units: float | None = None, digits: int = 0) -> str
 
 def grid_markdown(best: dict[tuple, Row], paper: dict, Ds, LHs, models=("VAE", "mVAE", "eVAE")):
     """A Markdown table: one row per (D, model), and for each (L, H) the paper's cell beside
-    ours ('ours ± stderr (active)'; K of the chosen epitome size after it). Over seeds, ours
-    is the mean ± the standard error across seeds, and the active units their mean."""
+    ours ('ours ± stderr (active)'; for the eVAE and mVAE also the units active within their
+    epitomes, then K of the chosen epitome size). Over seeds, ours is the mean ± the standard
+    error across seeds, and the active units their mean."""
     head = ["D", "model"]
     for L, H in LHs:
         head += [f"L={L} H={H}: paper", "ours"]
@@ -210,6 +217,7 @@ def grid_markdown(best: dict[tuple, Row], paper: dict, Ds, LHs, models=("VAE", "
                     cells.append("—")
                 else:
                     k = f", K={r.K}" if r.K else ""
-                    cells.append(f"{r.parzen:.0f} ± {r.stderr:.0f} ({units_text(r.active)}{k})")
+                    w = "" if r.active_within is None else f"; {units_text(r.active_within)} within"
+                    cells.append(f"{r.parzen:.0f} ± {r.stderr:.0f} ({units_text(r.active)}{w}{k})")
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -68,6 +68,11 @@ class Job:
             v = getattr(self, name)
             if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
                 raise ValueError(f"{name}={v!r} is not allowed: need a positive integer or None")
+        if self.eval_size == 1:  # A_u, its parts and every standard error are variances
+            raise ValueError(
+                "eval_size=1 is not allowed: activity and standard errors are variances over "
+                "the evaluation images; need at least 2"
+            )
         if self.iwae_size and self.eval_size and self.iwae_size > self.eval_size:
             raise ValueError(
                 f"iwae_size={self.iwae_size} is not allowed with eval_size={self.eval_size}: "

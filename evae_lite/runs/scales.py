@@ -81,8 +81,8 @@ class Scale:
 # 40 validation and 80 test images, so "all" is their only size.
 _ROWS = [
     ("smoke", "figures", "mnist", 2000, 2, 1000, 1000, 1),
-    ("book", "figures", "mnist", None, 50, None, 10_000, 1),
-    ("paper", "figures", "mnist", None, 200, None, 10_000, 1),
+    ("book", "figures", "mnist", None, 50, None, 10_000, 3),
+    ("paper", "figures", "mnist", None, 200, None, 10_000, 3),
     ("smoke", "best", "mnist", 2000, 1, 1000, 1000, 1),
     ("book", "best", "mnist", None, 10, None, 10_000, 1),
     ("paper", "best", "mnist", None, 200, None, 10_000, 1),
@@ -165,8 +165,12 @@ def describe(scale: str, kind: str = "figures", dataset: str = "mnist") -> str:
     if s.iwae_k is not None:
         test = _first(s.iwae_size or s.eval_size, all_test)
         out += f"; L_{s.iwae_k} on {test} test images (one fixed binarization)"
-    seeds = f"{s.seeds} seed{'s' if s.seeds > 1 else ''}"
-    return out + f"; {seeds}, ± is the standard error over test images"
+    if s.seeds == 1:
+        return out + "; 1 seed, ± is the standard error over test images"
+    return out + (
+        f"; {s.seeds} seeds per setting (figures show seed 0): ± is the standard error across "
+        "seeds for a result over seeds, over test images for one model's"
+    )
 
 
 _KIND_WORDS = {

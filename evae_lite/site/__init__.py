@@ -10,9 +10,12 @@ an output whose mime type cannot be rendered is such a warning), or when a check
 pages fails: a page of the toc is missing, a page loads something from another host, a plotly
 figure of a notebook did not make it into its page, or a page lacks its Colab/Binder links.
 
-The book serves its own JavaScript: plotly.js from the plotly package; MathJax 3, require.js
-and the ipywidgets HTML manager from the npm registry (``npm install`` into
+The book serves its own JavaScript: plotly.js from the plotly package; MathJax 3, require.js,
+the ipywidgets HTML manager and onnxruntime-web from the npm registry (``npm install`` into
 ``_build/vendor-npm/`` when missing), all copied into ``book/_static/vendor/`` (gitignored).
+The explorers that decode in the browser get their trained decoders, exported to ONNX at the
+scale of $EVAE_LITE_SCALE (default ``book``) from the results cache (trained when missing),
+in ``book/_static/decoders/`` (gitignored: weights are never committed).
 
 The package is also the Sphinx extension listed in ``_config.yml`` (``extension.setup``): it runs
 only the notebooks that were never executed, counts plotly outputs (myst-nb skips their mime
@@ -29,6 +32,8 @@ import sys
 import time
 from pathlib import Path
 
+from ..runs.scales import scale_name
+from . import explorers
 from .checks import PLOTLY_COUNTS, check_site, external_resources
 from .extension import setup
 from .pages import (
@@ -86,6 +91,7 @@ def build(root: Path, toc: str | None = None, log=print) -> Path:
     if errors:
         raise SiteError("committed notebooks carry error outputs:\n  " + "\n  ".join(errors))
     vendor(root, log)
+    explorers.write_all(root, scale_name(None), log)
 
     t0 = time.time()
     jb = "from jupyter_book.cli.main import main; main()"

@@ -65,6 +65,12 @@ def check_site(root: Path, toc: str | None = None, html_dir: Path | None = None)
     for rel in ("plotly/plotly.min.js", "mathjax/tex-chtml.js", "requirejs/require.js"):
         if not (html_dir / "_static" / "vendor" / rel).is_file():
             failures.append(f"_static/vendor/{rel} is missing from {html_dir}")
+    from .explorers import EXPLORERS
+
+    for e in EXPLORERS:
+        for ext in ("onnx", "json"):
+            if not (html_dir / "_static" / "decoders" / f"{e.name}.{ext}").is_file():
+                failures.append(f"_static/decoders/{e.name}.{ext} is missing from {html_dir}")
     counts_file = html_dir / PLOTLY_COUNTS
     read_counts = json.loads(counts_file.read_text()) if counts_file.is_file() else {}
     for doc in toc_docs(root, toc):

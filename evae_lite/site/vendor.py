@@ -1,6 +1,7 @@
 """The JavaScript the book serves itself: plotly.js from the plotly package; MathJax 3,
-require.js and the ipywidgets HTML manager from the npm registry, copied into
-book/_static/vendor/ (gitignored)."""
+require.js, the ipywidgets HTML manager and onnxruntime-web (its WASM build, for the
+explorers that decode in the browser) from the npm registry; and the book's own explorer.js;
+all copied into book/_static/vendor/ (gitignored)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ NPM_PREFIX = Path("_build/vendor-npm")
 MATHJAX_PARTS = ["tex-chtml.js", "input/tex", "output/chtml", "ui", "a11y", "sre"]
 # Loaded between require.js and the widget manager's embed-amd.js (see nb_ipywidgets_js).
 WIDGETS_SETUP_JS = (Path(__file__).parent / "widgets_setup.js").read_text()
+EXPLORER_JS = (Path(__file__).parent / "explorer.js").read_text()
+# onnxruntime-web's WASM-only ES module, the module it loads, and its single WASM binary
+ORT_FILES = ["ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"]
 
 
 def html_manager_range() -> str:
@@ -37,6 +41,7 @@ def npm_specs() -> dict[str, str]:
         "mathjax": "mathjax@3",
         "requirejs": "requirejs@2",
         "@jupyter-widgets/html-manager": f"@jupyter-widgets/html-manager@{html_manager_range()}",
+        "onnxruntime-web": "onnxruntime-web@1",
     }
 
 
@@ -54,8 +59,8 @@ def _major_ok(version: str | None, spec: str) -> bool:
 
 
 def npm_install(root: Path, log=print) -> dict[str, str]:
-    """Install MathJax, require.js and the widget HTML manager into _build/vendor-npm/ when
-    missing; returns name -> installed version."""
+    """Install the npm packages of `npm_specs` into _build/vendor-npm/ when missing; returns
+    name -> installed version."""
     prefix = root / NPM_PREFIX
     specs = npm_specs()
     missing = [s for n, s in specs.items() if not _major_ok(_npm_version(prefix, n), s)]
@@ -63,7 +68,8 @@ def npm_install(root: Path, log=print) -> dict[str, str]:
         npm = shutil.which("npm")
         if npm is None:
             raise SiteError(
-                "npm is needed once to fetch MathJax, require.js and the widget manager "
+                "npm is needed once to fetch MathJax, require.js, the widget manager and "
+                "onnxruntime-web "
                 "(apt-get install -y nodejs npm)"
             )
         prefix.mkdir(parents=True, exist_ok=True)
@@ -85,12 +91,14 @@ def _copy(src: Path, dst: Path) -> None:
 
 
 def vendor(root: Path, log=print) -> Path:
-    """Put plotly.js, MathJax, require.js and the widget manager into book/_static/vendor/."""
+    """Put plotly.js, MathJax, require.js, the widget manager, onnxruntime-web and
+    explorer.js into book/_static/vendor/."""
     import plotly
 
     plotly_js = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
     versions = {"plotly": plotly.__version__, **npm_install(root, log)}
     versions["setup.js"] = hashlib.sha256(WIDGETS_SETUP_JS.encode()).hexdigest()[:12]
+    versions["explorer.js"] = hashlib.sha256(EXPLORER_JS.encode()).hexdigest()[:12]
     dest = root / VENDOR
     stamp = dest / "VERSIONS.json"
     if stamp.is_file() and json.loads(stamp.read_text()) == versions:
@@ -107,5 +115,9 @@ def vendor(root: Path, log=print) -> Path:
         if f.name == "embed-amd.js" or f.suffix in {".woff", ".woff2", ".ttf", ".eot", ".svg"}:
             _copy(f, dest / "html-manager" / f.name)
     (dest / "html-manager" / "setup.js").write_text(WIDGETS_SETUP_JS)
+    for f in ORT_FILES:
+        _copy(modules / "onnxruntime-web" / "dist" / f, dest / "onnxruntime" / f)
+    (dest / "explorer").mkdir(parents=True, exist_ok=True)
+    (dest / "explorer" / "explorer.js").write_text(EXPLORER_JS)
     stamp.write_text(json.dumps(versions, indent=1) + "\n")
     return dest
