@@ -2,6 +2,7 @@
 `python benchmarks/run.py`, never in a test)."""
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from evae_lite.evaluate.iwae import log_likelihood
 _PATH = Path(__file__).resolve().parent.parent / "benchmarks" / "run.py"
 _spec = importlib.util.spec_from_file_location("evae_benchmark", _PATH)
 bench = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = bench  # pythae's save pickles the benchmark's encoder by its module
 _spec.loader.exec_module(bench)
 
 
@@ -77,3 +79,55 @@ def test_benchmark_code_paths_run_on_tiny_sizes(monkeypatch):
         {key: {"ratio": 1.0, "pct_ceiling": 50.0} for key, *_ in bench.TARGETS.values()}
     )
     assert set(verdicts) == set(bench.TARGETS)
+
+
+def test_the_peer_and_grouped_rows_run_on_tiny_sizes(monkeypatch, tmp_path):
+    """The pythae row runs when pythae is installed and says so when it is not; the grouped
+    rows give a ratio per model."""
+    monkeypatch.setattr(bench, "H", 16)
+    monkeypatch.setattr(bench, "VAE_D", 4)
+    monkeypatch.setattr(bench, "REPEATS", 1)
+    rows: dict = {}
+    bench.bench_peer(200, 1.0, rows, repeats=1)
+    assert rows["vae_train_call"]["seconds"] > 0
+    if bench.pythae_installed():
+        assert rows["pythae_train"]["seconds"] > 0 and rows["vae_train_call"]["ratio"] > 0
+    else:
+        assert "not installed" in rows["pythae_train"]["skipped"]
+    monkeypatch.setattr(bench, "pythae_installed", lambda: False)
+    bench.bench_peer(200, 1.0, rows, repeats=1)
+    assert (
+        rows["pythae_train"]["seconds"] is None
+        and "not installed" in rows["pythae_train"]["skipped"]
+    )
+    bench.bench_grouped(200, 1.0, rows, S=2)
+    assert (
+        rows["seeds_grouped_s"]["ratio"] > 0
+        and "2 seeds grouped" in rows["seeds_grouped_s"]["name"]
+    )
+    verdicts = bench.check_targets(rows)  # rows the run did not measure: SKIP, never PASS
+    assert verdicts["VAE training >= 1.5x pythae"]["pass"] is None
+    assert verdicts["VAE training >= 65% of ceiling"]["skipped"]
+    bench.print_table(rows)
+
+
+def test_median_time_interleaves_and_takes_the_median():
+    calls = []
+
+    def f(name, times):
+        it = iter(times)
+        return lambda: calls.append(name) or next(it)
+
+    med = bench.median_time([f("a", [9, 3, 1, 2]), f("b", [9, 5, 7, 6])], 3)
+    assert med == [2, 6] and calls == ["a", "b"] * 4  # a warm-up call each, then in turn
+
+
+def test_a_device_that_is_not_there_is_refused(capsys):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(SystemExit):
+        bench.main(["--device", "cuda", "--quick"])
+    assert "torch sees no CUDA device" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        bench.main(["--device", "tpu"])
+    assert "--device 'tpu' is not allowed" in capsys.readouterr().err
