@@ -107,6 +107,11 @@ def table_markdown(verdicts: list[Verdict], chapters: bool = False) -> str:
     return "\n".join(lines)
 
 
+def in_words(verdicts: list[Verdict]) -> str:
+    """The verdicts as one sentence's worth of text: '"claim": verdict; ...'."""
+    return "; ".join(f"“{v.claim}”: {v.verdict}" for v in verdicts)
+
+
 def show(verdicts: list[Verdict], scale_name: str, caption: str = "") -> None:
     """Display a chapter's verdicts under a header naming the scale."""
     from IPython.display import Markdown, display
