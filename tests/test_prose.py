@@ -17,7 +17,6 @@ CHAPTERS = sorted(BOOK.glob("[0-9]*.ipynb"))
 NOT_YET_GLUED = {
     "09_epitome_size",
     "10_model_complexity",
-    "11_log_likelihood",
     "12_sample_evaluation",
 }
 

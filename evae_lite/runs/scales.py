@@ -103,10 +103,10 @@ _LIKELIHOOD_ROWS = [
         dict(stages=1, iwae_k=50, iwae_size=100),
     ),
     (
-        ("book", "likelihood", "mnist", None, 40, 2000, 10_000, 1),
+        ("book", "likelihood", "mnist", None, 40, 2000, 10_000, 3),
         dict(stages=4, iwae_k=5000, iwae_size=200),
     ),
-    (("paper", "likelihood", "mnist", None, 3280, None, 10_000, 1), dict(stages=8, iwae_k=5000)),
+    (("paper", "likelihood", "mnist", None, 3280, None, 10_000, 3), dict(stages=8, iwae_k=5000)),
 ]
 
 
