@@ -51,9 +51,11 @@ the distance matrix product; L_k counts the encoder on B rows and the decoder on
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import math
+import os
 import platform
 import resource
 import sys
@@ -611,7 +613,9 @@ def pythae_train_epoch(x: torch.Tensor, D: int, workdir: str) -> float:
     from pythae.models.nn import BaseDecoder, BaseEncoder
     from pythae.trainers import BaseTrainer, BaseTrainerConfig
 
-    logging.getLogger("pythae").setLevel(logging.WARNING)
+    for name in list(logging.root.manager.loggerDict):  # pythae's modules log at INFO
+        if name.startswith("pythae"):
+            logging.getLogger(name).setLevel(logging.WARNING)
 
     class Encoder(BaseEncoder):
         def __init__(self):
@@ -645,10 +649,14 @@ def pythae_train_epoch(x: torch.Tensor, D: int, workdir: str) -> float:
         no_cuda=DEVICE.type != "cuda",
     )
     data = BaseDataset(x.cpu(), torch.zeros(x.shape[0]))  # what pythae's pipeline builds
-    trainer = BaseTrainer(model, data, training_config=train_config)
-    t0 = clock()
-    trainer.train()
-    return clock() - t0
+    quiet = open(os.devnull, "w")  # its progress bar and banners, not the benchmark's table
+    with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
+        trainer = BaseTrainer(model, data, training_config=train_config)
+        t0 = clock()
+        trainer.train()
+        seconds = clock() - t0
+    quiet.close()
+    return seconds
 
 
 def our_train_call(x: torch.Tensor, cfg: ModelConfig) -> float:

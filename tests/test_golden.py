@@ -9,7 +9,8 @@ computes. A change that moves them must be deliberate: rerecord with
     EVAE_LITE_GOLDEN=record python -m pytest tests/test_golden.py
 
 and rebuild the chapters whose models it changes. Bitwise results depend on torch's build
-and the CPU's instruction set, so elsewhere the test skips, saying why.
+and on the CPU (its instruction set and model, by which the math libraries pick their
+kernels), so elsewhere the test skips, saying why.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import platform
 import struct
 from pathlib import Path
 
@@ -49,8 +51,24 @@ CASES = {
 }
 
 
+def _cpu_name() -> str:
+    """The CPU's model name (the math libraries pick their kernels by it), or the arch."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def _platform() -> dict:
-    return {"torch": torch.__version__, "cpu": torch.backends.cpu.get_cpu_capability()}
+    return {
+        "torch": torch.__version__,
+        "cpu": torch.backends.cpu.get_cpu_capability(),
+        "cpu_name": _cpu_name(),
+    }
 
 
 def _fingerprint(cfg: ModelConfig, changes: dict) -> str:
