@@ -25,6 +25,9 @@ What is measured (issue 5), all in one run with torch.set_num_threads(N):
 5. the peer: the same VAE trained by pythae's BaseTrainer (`pip install -r
    benchmarks/requirements.txt`), a whole train() call of one epoch against ours,
    interleaved, the median of 3 each; without pythae the row says "not installed".
+   5b: one more epoch of each under torch.profiler, its time split into parts (matrix
+   products, optimizer, random numbers, data loading, other ops, Python between ops): where
+   the peer's time goes that ours does not, and what is left of ours outside the products.
 6. grouped seeds: the time per model-epoch of 1 and of 5 seeds trained one after another
    (train) and as one grouped model (evae_lite.grouped.train_grouped), in the same run.
 7. a table and the project's targets (PASS/MISS; SKIP for a row that could not run), also
@@ -603,8 +606,9 @@ def pythae_version() -> str | None:
         return "unknown"
 
 
-def pythae_train_epoch(x: torch.Tensor, D: int, workdir: str) -> float:
-    """Seconds of pythae's BaseTrainer.train() for one epoch of the paper's MNIST VAE."""
+def pythae_train_epoch(x: torch.Tensor, D: int, workdir: str, around=None) -> float:
+    """Seconds of pythae's BaseTrainer.train() for one epoch of the paper's MNIST VAE.
+    around: a context manager entered around that call alone (a profiler)."""
     import logging
 
     from pythae.data.datasets import BaseDataset
@@ -652,20 +656,23 @@ def pythae_train_epoch(x: torch.Tensor, D: int, workdir: str) -> float:
     quiet = open(os.devnull, "w")  # its progress bar and banners, not the benchmark's table
     with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
         trainer = BaseTrainer(model, data, training_config=train_config)
-        t0 = clock()
-        trainer.train()
-        seconds = clock() - t0
+        with around or contextlib.nullcontext():
+            t0 = clock()
+            trainer.train()
+            seconds = clock() - t0
     quiet.close()
     return seconds
 
 
-def our_train_call(x: torch.Tensor, cfg: ModelConfig) -> float:
-    """Seconds of one whole evae_lite.train.train call, one epoch (as the peer is timed)."""
-    t0 = clock()
-    train_module.train(
-        cfg, TrainConfig(epochs=1, batch_size=BATCH, device=str(DEVICE)), x, progress=False
-    )
-    return clock() - t0
+def our_train_call(x: torch.Tensor, cfg: ModelConfig, around=None) -> float:
+    """Seconds of one whole evae_lite.train.train call, one epoch (as the peer is timed).
+    around: a context manager entered around that call alone (a profiler)."""
+    with around or contextlib.nullcontext():
+        t0 = clock()
+        train_module.train(
+            cfg, TrainConfig(epochs=1, batch_size=BATCH, device=str(DEVICE)), x, progress=False
+        )
+        return clock() - t0
 
 
 def bench_peer(n: int, ceiling: float, rows: dict, repeats: int = PEER_REPEATS) -> None:
@@ -692,6 +699,79 @@ def bench_peer(n: int, ceiling: float, rows: dict, repeats: int = PEER_REPEATS) 
     add_row(rows, "pythae_train", "  pythae BaseTrainer (median of 3)", peer, flops, ceiling)
     rows["vae_train_call"]["ratio"] = peer / ours
     rows["vae_train_call"]["ratio_of"] = "pythae time / ours"
+
+
+# Where one epoch's time goes, by torch.profiler's self time of each op, grouped: what the
+# peer spends besides the products that ours does not (or the other way round).
+RANDOM_OPS = ("aten::uniform_", "aten::normal_", "aten::bernoulli_", "aten::random_")
+PARTS = (
+    "matrix products",
+    "optimizer (Adam, zero_grad)",
+    "random numbers",
+    "data loading",
+    "other ops (element-wise, autograd)",
+    "outside ops (Python)",
+)
+
+
+def op_part(name: str, context: tuple[str, ...] = ()) -> str:
+    """The part of PARTS an op of the profile belongs to: by the calls it ran inside
+    (`context`, its ancestors in the profile: the optimizer's step, a DataLoader's next batch),
+    else by its own name. Adam written as a loop over tensors runs plain element-wise ops, so
+    the name alone would not find it."""
+    for outer in (name, *context):
+        if outer.startswith(("Optimizer.", "aten::_fused_adam", "aten::_foreach_")):
+            return PARTS[1]
+        if "DataLoader" in outer or "collate" in outer:
+            return PARTS[3]
+    if name in MATMUL_OPS:
+        return PARTS[0]
+    if name in RANDOM_OPS:
+        return PARTS[2]
+    return PARTS[4]
+
+
+def epoch_parts(run) -> dict[str, float]:
+    """Seconds of one profiled train() call by part. run(around) makes the call with the
+    profiler entered around it alone and returns its seconds; every op's self time goes to its
+    part, and what the ops do not cover (the call's seconds minus all self times: the Python
+    between ops) is the last part. The profiler adds a small cost per op, which lands in the
+    small ops' parts."""
+    from torch.profiler import ProfilerActivity, profile
+
+    prof = profile(activities=[ProfilerActivity.CPU])
+    wall = run(prof)
+    parts = dict.fromkeys(PARTS, 0.0)
+    for e in prof.events():
+        context, up = [], e.cpu_parent
+        while up is not None:
+            context.append(up.name)
+            up = up.cpu_parent
+        parts[op_part(e.name, tuple(context))] += e.self_cpu_time_total / 1e6
+    parts[PARTS[-1]] = max(0.0, wall - sum(parts.values()))
+    parts["profiled call"] = wall
+    return parts
+
+
+def bench_parts(n: int, rows: dict) -> dict:
+    """5b. One profiled epoch of ours and of pythae's, split into PARTS (CPU only: on a GPU
+    the host's op times are launch times, not the work)."""
+    import tempfile
+
+    if DEVICE.type != "cpu":
+        return {"skipped": "the split by op is measured on the CPU only"}
+    if not pythae_installed():
+        return {"skipped": "pythae is not installed (benchmarks/requirements.txt)"}
+    print(f"\n5b. where one epoch goes (torch.profiler self time), {n:,} images")
+    x = random_binary(n, seed=6)
+    cfg = ModelConfig(model="vae", D=VAE_D, L=2, H=H)
+    with tempfile.TemporaryDirectory() as workdir:
+        ours = epoch_parts(lambda around: our_train_call(x, cfg, around))
+        peer = epoch_parts(lambda around: pythae_train_epoch(x, VAE_D, workdir, around))
+    print(f"   {'part':38s} {'ours':>8s} {'pythae':>8s}")
+    for part in (*PARTS, "profiled call"):
+        print(f"   {part:38s} {ours[part]:8.2f} {peer[part]:8.2f}")
+    return {"ours": ours, "pythae": peer}
 
 
 def bench_grouped(n: int, ceiling: float, rows: dict, S: int = GROUP_S) -> None:
@@ -872,6 +952,7 @@ def main(argv=None) -> None:
     rows["lk_table2"]["ratio_of"] = "plain time / ours, per image"
     bench_lk(n_lk500, H, "lk_h500", ceiling, rows)
     bench_peer(n_train, ceiling, rows)
+    epoch_split = bench_parts(n_train, rows)
     bench_grouped(n_train, ceiling, rows)
 
     # The machine's state at the end against the start: the same fastest shape and copy.
@@ -926,6 +1007,7 @@ def main(argv=None) -> None:
         "own_shapes_gflops": own_rates,
         "machine": machine,
         "rows": rows,
+        "epoch_parts": epoch_split,
         "targets": verdicts,
         "wall_seconds": wall,
         "cpu_seconds": cpu,

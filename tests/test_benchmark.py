@@ -100,6 +100,18 @@ def test_the_peer_and_grouped_rows_run_on_tiny_sizes(monkeypatch, tmp_path):
         rows["pythae_train"]["seconds"] is None
         and "not installed" in rows["pythae_train"]["skipped"]
     )
+    split = bench.bench_parts(200, rows)
+    if bench.pythae_installed():
+        for side in ("ours", "pythae"):
+            parts = split[side]
+            assert parts["matrix products"] > 0
+            total = sum(parts[p] for p in bench.PARTS)
+            assert total == pytest.approx(parts["profiled call"], rel=1e-6) or (
+                parts["outside ops (Python)"] == 0 and total >= parts["profiled call"]
+            )
+        assert split["pythae"]["data loading"] > 0  # its DataLoader, which ours has none of
+    else:
+        assert "not installed" in split["skipped"]
     bench.bench_grouped(200, 1.0, rows, S=2)
     assert (
         rows["seeds_grouped_s"]["ratio"] > 0
@@ -131,3 +143,21 @@ def test_a_device_that_is_not_there_is_refused(capsys):
     with pytest.raises(SystemExit):
         bench.main(["--device", "tpu"])
     assert "--device 'tpu' is not allowed" in capsys.readouterr().err
+
+
+def test_ops_fall_into_their_parts():
+    assert bench.op_part("aten::addmm") == "matrix products"
+    assert bench.op_part("aten::_fused_adam_") == bench.op_part("Optimizer.step#Adam.step")
+    assert bench.op_part("aten::_foreach_mul_") == "optimizer (Adam, zero_grad)"
+    assert bench.op_part("aten::uniform_") == "random numbers"
+    assert bench.op_part("enumerate(DataLoader)#_SingleProcessDataLoaderIter.__next__") == (
+        "data loading"
+    )
+    assert bench.op_part("aten::softplus") == "other ops (element-wise, autograd)"
+    # Adam as a loop over tensors: plain element-wise ops, found by the step they run in
+    assert bench.op_part("aten::addcmul_", ("Optimizer.step#Adam.step",)) == bench.op_part(
+        "aten::_fused_adam_"
+    )
+    assert bench.op_part("aten::stack", ("enumerate(DataLoader)#_Iter.__next__",)) == (
+        "data loading"
+    )

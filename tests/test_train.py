@@ -45,7 +45,13 @@ def test_seeded_runs_repeat_exactly(cfg):
     assert not _same_weights(a.model, c.model)
 
 
-def test_killed_run_resumes_to_the_same_weights(tmp_path):
+@pytest.mark.parametrize("pace", [0, 1e9])  # a write after every epoch; only the first
+def test_killed_run_resumes_to_the_same_weights(tmp_path, monkeypatch, pace):
+    """Killed after epoch 2, the run resumes from its last checkpoint (epoch 2 when every
+    epoch is written, epoch 1 when writes are as rare as they can be) to the same weights."""
+    import evae_lite.train.loop as loop
+
+    monkeypatch.setattr(loop, "CHECKPOINT_PACE", pace)
     x = _data()
     full = train(EVAE, FAST, x, x[:50], progress=False)
 
@@ -56,7 +62,7 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path):
     ckpt = tmp_path / "run" / "checkpoint.pt"
     with pytest.raises(KeyboardInterrupt):
         train(EVAE, FAST, x, x[:50], progress=False, checkpoint=ckpt, on_epoch_end=kill_after_two)
-    assert load_checkpoint(ckpt)["epoch"] == 2
+    assert load_checkpoint(ckpt)["epoch"] == (2 if pace == 0 else 1)
     resumed = train(EVAE, FAST, x, x[:50], progress=False, checkpoint=ckpt)
     assert [h.epoch for h in resumed.history] == [1, 2, 3]
     assert _same_weights(full.model, resumed.model)
@@ -115,3 +121,20 @@ def test_gaussian_decoder_trains_on_continuous_data():
     cfg = ModelConfig("evae", D=4, K=2, H=16, x_dim=64, likelihood="gaussian")
     r = train(cfg, FAST, _data(), _data(40, seed=1), binary=False, progress=False)
     assert r.history[-1].val_bound < r.history[0].val_bound
+
+
+def test_checkpoint_pace_writes_first_last_and_when_due(monkeypatch):
+    """After the first and the last epoch always; between, once CHECKPOINT_PACE times the
+    last write's duration has passed since it ended."""
+    import evae_lite.train.loop as loop
+
+    now = [0.0]
+    monkeypatch.setattr(loop.time, "perf_counter", lambda: now[0])
+    pace = loop._CheckpointPace()
+    assert pace.due(last_epoch=False)  # the first epoch
+    with pace.timed():
+        now[0] += 0.5  # a write of 0.5 s
+    now[0] += loop.CHECKPOINT_PACE * 0.5 - 0.01
+    assert not pace.due(last_epoch=False) and pace.due(last_epoch=True)
+    now[0] += 0.01
+    assert pace.due(last_epoch=False)

@@ -1,5 +1,6 @@
-"""Checkpoints: written atomically after every epoch, so a killed run resumes exactly, and
-sealed with their sha256, so a corrupted one is refused instead of loaded."""
+"""Checkpoints: written atomically as training goes (train.loop paces the writes), so a
+killed run resumes exactly, and sealed with their sha256, so a corrupted one is refused
+instead of loaded."""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -180,10 +181,11 @@ def train(
 ) -> TrainResult:
     """Train a model of `model_cfg` on x_train (N, P) in [0, 1] by Algorithm 1.
 
-    checkpoint: a file written atomically after every epoch; if it exists the run resumes
-    from it (it must have been made with the same configs). binary: the data are binary
+    checkpoint: a file written atomically after the first and the last epoch and, between
+    them, as often as keeps writing to about 1/CHECKPOINT_PACE of the time; if it exists the
+    run resumes from it (it must have been made with the same configs). binary: the data are binary
     images, dynamically binarized per minibatch when train_cfg.binarize is set.
-    on_epoch_end(stats, model): called after each epoch's checkpoint (live plots, early exit).
+    on_epoch_end(stats, model): called after each epoch (live plots, early exit).
     """
     keep_freed_memory()
     device = resolve_device(train_cfg.device)
@@ -202,6 +204,7 @@ def train(
         _resume(state, ckpt_path, configs, device)
 
     epochs = train_cfg.total_epochs
+    writes = _CheckpointPace()
     bar = tqdm(
         total=(epochs - state.epoch) * math.ceil(N / train_cfg.batch_size),
         desc=f"{model_cfg.model} D={model_cfg.D}",
@@ -226,13 +229,42 @@ def train(
         sizes = torch.bincount(state.y, minlength=Y).tolist() if Y > 1 else [N]
         stats = EpochStats(state.epoch + 1, lr, *s, val, changed, sizes, time.perf_counter() - t0)
         state.history.append(stats)
-        if ckpt_path is not None:
-            _checkpoint(state, ckpt_path, configs)
+        if ckpt_path is not None and writes.due(state.epoch == epochs):
+            with writes.timed():
+                _checkpoint(state, ckpt_path, configs)
         if on_epoch_end is not None:
             on_epoch_end(stats, state.model)
     bar.close()
     state.model.eval()
     return TrainResult(state.model, state.history, state.y if state.model.n_epitomes > 1 else None)
+
+
+class _CheckpointPace:
+    """When to write the checkpoint: after the first and the last epoch, and after any other
+    once training has run for CHECKPOINT_PACE times as long as the last write took. Writing
+    never costs more than a small share of the run (a model of millions of weights trained on
+    a few hundred images has epochs shorter than its checkpoint), and a killed run loses at
+    most that much work. What is written is the same whenever it is written, so the trained
+    model is too."""
+
+    def __init__(self):
+        self.cost = None  # seconds of the last write; None before the first
+        self.since = time.perf_counter()  # the last write's end
+
+    def due(self, last_epoch: bool) -> bool:
+        if last_epoch or self.cost is None:
+            return True
+        return time.perf_counter() - self.since >= CHECKPOINT_PACE * self.cost
+
+    @contextmanager
+    def timed(self):
+        t0 = time.perf_counter()
+        yield
+        self.since = time.perf_counter()
+        self.cost = self.since - t0
+
+
+CHECKPOINT_PACE = 20  # training time between writes, in units of one write's time
 
 
 def _check_finite(means: list[float], epoch: int, batch: int) -> None:
