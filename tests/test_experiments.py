@@ -19,7 +19,8 @@ def _grid(jobs, *fields):
 def test_table4_paper_scale():
     jobs = table4_jobs("paper")
     # D x L x H x (VAE, mVAE K=3,4, eVAE K=3,4); at D=8 only K=4 tiles the units
-    assert len(jobs) == 3 * 2 * (2 * 5 + 3)
+    assert len(jobs) == 3 * 2 * (2 * 5 + 3) * 3  # three seeds of each
+    assert [j.seed for j in jobs[:3]] == [0, 1, 2] and jobs[0].model == jobs[2].model
     assert {j.model.epitome_size for j in jobs if j.model.D == 8 and j.model.model != "vae"} == {4}
     assert _grid(jobs, "D") == {(8,), (24,), (48,)}
     assert _grid(jobs, "L") == {(1,), (2,), (3,)} and _grid(jobs, "H") == {(500,), (1000,)}
@@ -34,7 +35,7 @@ def test_table4_paper_scale():
 
 def test_table1_paper_scale():
     jobs = table1_jobs("paper")
-    assert len(jobs) == 3 * 2 * 2 * 3
+    assert len(jobs) == 3 * 2 * 2 * 3 * 3  # three seeds of each
     assert _grid(jobs, "D") == {(15,), (25,), (50,)} and _grid(jobs, "L") == {(2,), (3,)}
     for j in jobs:
         assert j.dataset == "faces" and j.train.epochs == 250
@@ -81,11 +82,17 @@ def test_book_scale_is_what_the_chapters_say():
     assert _grid(t4, "L") == {(1,), (2,), (3,)}
     assert _grid([j for j in t4 if j.model.model != "vae"], "H", "K") == {(500, 4)}
     assert _grid([j for j in t4 if j.model.H == 1000], "model", "L") == {("vae", 1), ("vae", 2)}
-    assert len(t4) == 27 + 6
+    assert len(t4) == (27 + 6) * 3  # three seeds of each
     for j in t4 + fig7_jobs("book"):
         assert (j.train.epochs, j.train_size, j.eval_size) == (10, None, 2000)
     t1 = table1_jobs("book")
-    assert [j.model for j in t1] == [j.model for j in table1_jobs("paper")] and len(t1) == 36
+    paper_t1 = table1_jobs("paper")
+    assert [j.model for j in t1 if j.model.H == 500] == [
+        j.model for j in paper_t1 if j.model.H == 500
+    ]
+    assert {j.model.model for j in t1 if j.model.H == 1000} == {"vae"}
+    assert len(t1) == 3 * 2 * (3 + 1) * 3
+    assert _grid([j for j in t1 if j.model.H == 1000], "D", "L") == _grid(paper_t1, "D", "L")
     for j in table2_jobs("book"):
         assert j.train.stages == 4 and j.train.total_epochs == 40
         assert (j.iwae_k, j.iwae_size, j.train_size) == (5000, 200, None)

@@ -149,3 +149,18 @@ def test_epitome_models_show_the_units_active_within_their_epitomes():
     md = T.grid_markdown(T.best_over_K(means), T.PAPER_TABLE4, [8], [(1, 500)])
     assert "| 8 | VAE | 283(8) | 200 ± 0 (8) |" in md
     assert "(8; 8.5 within, K=4) |" in md
+
+
+def test_rankings_write_ties_and_agree_only_with_what_the_paper_ranks():
+    """The paper's Table 4 ties the mVAE and eVAE at D = 8, L = 1 (300 and 300): its ranking
+    says 'mVAE = eVAE', and either order of ours agrees with it."""
+    paper = {m: T.PAPER_TABLE4[8, m, 1, 500][0] for m in ("VAE", "mVAE", "eVAE")}
+    assert paper["mVAE"] == paper["eVAE"]
+    assert "mVAE = eVAE" in T.rank_text(paper)
+    assert T.rank_text({"a": 3.0, "b": 1.0, "c": 2.0}) == "a > c > b"
+    below = min(paper.values()) - 1
+    for m_score, e_score in ((290.0, 291.0), (291.0, 290.0)):
+        ours = {"VAE": below, "mVAE": m_score, "eVAE": e_score}
+        assert T.same_order(paper, ours)  # the VAE last, as in the paper; the tie ranks nothing
+    assert not T.same_order({"a": 2.0, "b": 1.0}, {"a": 1.0, "b": 2.0})
+    assert not T.same_order({"a": 2.0, "b": 1.0}, {"a": 1.0, "b": 1.0})  # ours tied: no

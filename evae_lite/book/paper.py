@@ -197,6 +197,24 @@ def fmt(value: float | None, units: float | None = None, digits: int = 0) -> str
     return s if units is None else f"{s}({units_text(units)})"
 
 
+def rank_text(scores: dict[str, float]) -> str:
+    """The models from best to worst: 'eVAE > mVAE = VAE', a tie written as one."""
+    values = sorted(set(scores.values()), reverse=True)
+    return " > ".join(" = ".join(m for m in scores if scores[m] == v) for v in values)
+
+
+def same_order(paper: dict[str, float], ours: dict[str, float]) -> bool:
+    """True when every pair of models that the paper ranks (a tie ranks nothing) is ranked
+    the same way by ours."""
+    return all(
+        ours[a] > ours[b]
+        for a in paper
+        for b in paper
+        if a in ours and b in ours
+        if paper[a] > paper[b]
+    )
+
+
 def grid_markdown(best: dict[tuple, Row], paper: dict, Ds, LHs, models=("VAE", "mVAE", "eVAE")):
     """A Markdown table: one row per (D, model), and for each (L, H) the paper's cell beside
     ours ('ours ± stderr (active)'; for the eVAE and mVAE also the units active within their
