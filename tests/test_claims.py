@@ -96,3 +96,22 @@ def test_fig7_verdicts_follow_the_numbers():
     flipped = epitome_size(None, _fig7_rows(vae_shift=3.0)).verdicts
     assert flipped[0].verdict == NOT_SUPPORTED
     assert [v.verdict for v in flipped[1:3]] == [SUPPORTED, SUPPORTED]
+
+
+def test_depth_claim_compares_only_where_there_are_two_depths():
+    """Table 1 at book has H = 1000 at one depth only: that (D, H) has no step in L to judge,
+    so it is left out of the count instead of counting as agreeing."""
+    from evae_lite.book import paper as T
+    from evae_lite.book.evidence_grids import _complexity
+
+    def seeds(L, H, parzen, active):
+        """A VAE configuration over three seeds that differ by +-0.5 in both measures."""
+        one = tuple(
+            T.Row("VAE", 15, L, H, None, active + d, parzen + d, 1.0, parzen, 1)
+            for d in (-0.5, 0.0, 0.5)
+        )
+        return T.Row("VAE", 15, L, H, None, active, parzen, 0.3, parzen, 1, seeds=3, per_seed=one)
+
+    rows = [seeds(2, 500, 100.0, 10.0), seeds(3, 500, 110.0, 8.0), seeds(2, 1000, 101.0, 10.0)]
+    depth = _complexity(rows, 15, "faces", "Table 1", 3)[0]
+    assert "at 1 of 1 (D, H)" in depth.measured and depth.verdict == "supported"

@@ -124,6 +124,8 @@ def _complexity(rows, big_D: int, dataset: str, where: str, n: int) -> list:
         fewer, better = [], []
         for D, H in sorted({(D, H) for D, _, H in cells}):
             vs = [best[D, "VAE", L, H] for L in Ls if (D, "VAE", L, H) in best]
+            if len(vs) < 2:  # one depth at this (D, H): nothing to compare
+                continue
             fewer.append(_steps([v.spread("active") for v in vs], "<") != NOT_SUPPORTED)
             better.append(_steps([v.spread() for v in vs], ">") != NOT_SUPPORTED)
         out.append(
