@@ -12,12 +12,6 @@ from evae_lite.book.prose import GLUE_PREFIX, glue_keys, typed_numbers
 
 BOOK = Path(__file__).resolve().parent.parent / "book"
 CHAPTERS = sorted(BOOK.glob("[0-9]*.ipynb"))
-# Chapters whose prose still states numbers by hand. strict: a chapter that no longer does
-# fails here until it leaves this list, so the list can only shrink.
-NOT_YET_GLUED = {
-    "10_model_complexity",
-    "12_sample_evaluation",
-}
 
 
 def _markdown(nb):
@@ -35,19 +29,7 @@ def _glued(nb) -> dict[str, str]:
     return out
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        pytest.param(
-            p,
-            id=p.stem,
-            marks=[pytest.mark.xfail(strict=True, reason="prose not yet glued")]
-            if p.stem in NOT_YET_GLUED
-            else [],
-        )
-        for p in CHAPTERS
-    ],
-)
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
 def test_no_number_typed_into_the_prose(path):
     nb = nbformat.read(path, as_version=4)
     typed = [t for i, src in _markdown(nb) for t in typed_numbers(src, i)]
