@@ -3,7 +3,7 @@ are the sum of its epochs' seconds as its own checkpoint records them (assignmen
 minibatches and validation; not the checkpoint writes, not the measurements), so the figure
 is the same however the training was split across processes, interrupted or resumed.
 
-    python -m evae_lite.book.cost                 # the grids of chapters 9-11 at book scale
+    python -m evae_lite.book.cost                 # the grids of chapters 9-11 and 14, book scale
     python -m evae_lite.book.cost --scale paper
 
 A model that is not in the cache is reported as missing, never estimated.
@@ -40,9 +40,15 @@ def _label(job) -> str:
     return f"{name} D={m.D} L={m.L} H={m.H}{k}"
 
 
-def grid_cost(jobs, seen: set | None = None) -> list[ModelCost]:
+def remedy_label(job) -> str:
+    """'warm-up D=20': the remedies share their models' architecture, so their tags name them."""
+    return f"{job.tag['model']} D={job.tag['D']}"
+
+
+def grid_cost(jobs, seen: set | None = None, label=_label) -> list[ModelCost]:
     """Every distinct model of `jobs`, in order: a model two jobs share counts once, and so
-    does one whose cache key is already in `seen` (which this call adds to)."""
+    does one whose cache key is already in `seen` (which this call adds to). `label` names a
+    job's configuration."""
     from ..runs import inputs
     from ..runs.cache import Entry, make_key
 
@@ -55,7 +61,7 @@ def grid_cost(jobs, seen: set | None = None) -> list[ModelCost]:
         seen.add(key)
         e = Entry(key)
         seconds = training_seconds(e.dir / "checkpoint.pt") if e.valid() else None
-        out.append(ModelCost(_label(job), job.seed, seconds))
+        out.append(ModelCost(label(job), job.seed, seconds))
     return out
 
 
@@ -72,6 +78,7 @@ def summary(costs: list[ModelCost]) -> list[tuple[str, int, float, float, float]
 
 def main(argv=None) -> int:
     from ..runs import grids as E
+    from ..runs.remedies import remedies_jobs
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scale", default="book", help="smoke, book or paper")
@@ -81,10 +88,12 @@ def main(argv=None) -> int:
         "Table 4 (chapter 10)": E.table4_jobs(args.scale),
         "Table 1 (chapter 10)": E.table1_jobs(args.scale),
         "Table 2 (chapter 11)": E.table2_jobs(args.scale),
+        "the remedies (chapter 14)": remedies_jobs(args.scale),
     }
     seen: set = set()  # a model of an earlier grid (Table 4's L = 1 is Fig. 7's) counts there
     for name, jobs in grids.items():
-        costs = grid_cost(jobs, seen)
+        label = remedy_label if "remedies" in name else _label
+        costs = grid_cost(jobs, seen, label)
         done = [c.seconds for c in costs if c.seconds is not None]
         typical = sum(n * mid for _, n, _, mid, _ in summary(costs))
         print(
@@ -93,7 +102,7 @@ def main(argv=None) -> int:
             f"(scale={args.scale})"
         )
         for label, n, lo, mid, hi in summary(costs):
-            print(f"   {label:28s} {n:3d} models  {lo:6.0f} / {mid:6.0f} / {hi:6.0f} s")
+            print(f"   {label:34s} {n:3d} models  {lo:6.0f} / {mid:6.0f} / {hi:6.0f} s")
     return 0
 
 
