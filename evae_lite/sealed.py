@@ -21,6 +21,58 @@ class SealError(ValueError):
     """A file that fails its seal: truncated, corrupted or not written by evae-lite."""
 
 
+class FormatError(ValueError):
+    """A sealed file that this version of the package cannot read: a field it does not know,
+    or one it needs that the file lacks (written by another version)."""
+
+
+def package_version() -> str:
+    """The installed evae-lite's version, recorded in what it writes."""
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+
+        return version("evae-lite")
+    except (ImportError, PackageNotFoundError):
+        return "unknown"
+
+
+def from_fields(cls, fields: Any, where: str, version: str | None = None):
+    """`cls(**fields)` for a dataclass read back from a file; a field this version does not
+    know, or one it needs and the file lacks, is a FormatError naming the file, the field and
+    the version that wrote it."""
+    import dataclasses
+
+    if not isinstance(fields, dict):
+        raise FormatError(f"{where}: expected the fields of {cls.__name__}, found {fields!r}")
+    known = {f.name for f in dataclasses.fields(cls)}
+    needed = {
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    }
+    wrote = f"written by evae-lite {version or 'of another version'}"
+    mine = f"this is evae-lite {package_version()}"
+    extra = sorted(set(fields) - known)
+    if extra:
+        raise FormatError(
+            f"{where} has field {extra[0]!r} in {cls.__name__}, unknown to this version "
+            f"({wrote}; {mine}): read it with the version that wrote it, or delete it"
+        )
+    missing = sorted(needed - set(fields))
+    if missing:
+        raise FormatError(
+            f"{where} lacks field {missing[0]!r} of {cls.__name__} ({wrote}; {mine}): read it "
+            f"with the version that wrote it, or delete it"
+        )
+    return cls(**fields)
+
+
+def tensor_hash(t) -> str:
+    """Content hash of a tensor: its bytes and its shape."""
+    a = t.detach().cpu().contiguous().numpy()
+    return hashlib.blake2b(a.tobytes(), digest_size=12).hexdigest() + str(a.shape)
+
+
 def atomic_write(path: str | os.PathLike, data: bytes) -> None:
     """Write `data` to `path` through a temporary file of a unique name in the same folder.
 

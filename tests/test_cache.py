@@ -221,3 +221,19 @@ def test_job_results_are_keyed_by_every_module_that_computes_them():
     model = {p.relative_to(cache._PKG).as_posix() for p in cache.code_files("model")}
     assert {"train/loop.py", "model/evae.py", "train/assignment.py"} <= model
     assert not any(p.startswith(("evaluate/", "runs/", "book/")) for p in model)
+
+
+def test_a_cached_longer_run_continues_the_cached_shorter_one(tmp_path):
+    """The 3-epoch model starts from the cached 2-epoch model's end (its first two epochs are
+    the shorter run's, timings included) and ends with the weights of a run from scratch."""
+    from evae_lite.runs.cache import cached_train
+    from evae_lite.train import train
+
+    x = _x()
+    t3 = TCFG.replace(epochs=3)
+    short = cached_train(CFG, t3.replace(epochs=2), x, x[:20], progress=False, root=tmp_path)
+    long = cached_train(CFG, t3, x, x[:20], progress=False, root=tmp_path)
+    scratch = train(CFG, t3, x, x[:20], progress=False)
+    assert [h.seconds for h in long.history[:2]] == [h.seconds for h in short.history]
+    sa, sb = long.model.state_dict(), scratch.model.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)

@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 
 from evae_lite import ModelConfig, TrainConfig
@@ -56,3 +58,28 @@ def test_burda_schedule_table2():
     with pytest.raises(ValueError, match="epoch=3280"):
         t.lr_at(3280)
     assert TrainConfig(schedule="burda", stages=3).total_epochs == 13
+
+
+def test_numpy_scalars_are_accepted_as_python_numbers():
+    import json
+
+    import numpy as np
+
+    m = ModelConfig("evae", D=np.int64(8), K=np.int32(2), kl_weight=np.float32(0.5))
+    t = TrainConfig(epochs=np.int64(3), lr=np.float64(1e-3), binarize=np.bool_(True))
+    assert m == ModelConfig("evae", D=8, K=2, kl_weight=0.5)
+    assert type(m.D) is int and type(m.kl_weight) is float and type(t.binarize) is bool
+    json.dumps([dataclasses.asdict(m), dataclasses.asdict(t)])  # JSON-able as before
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: TrainConfig(free_bits=1e39),
+        lambda: ModelConfig(kl_weight=1e39),
+        lambda: ModelConfig(min_logvar=-1e39),
+    ],
+)
+def test_a_float_beyond_float32_is_refused_by_name(make):
+    with pytest.raises(ValueError, match="float32"):
+        make()

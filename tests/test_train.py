@@ -138,3 +138,79 @@ def test_checkpoint_pace_writes_first_last_and_when_due(monkeypatch):
     assert not pace.due(last_epoch=False) and pace.due(last_epoch=True)
     now[0] += 0.01
     assert pace.due(last_epoch=False)
+
+
+@pytest.mark.parametrize("cfg", [EVAE, ModelConfig("vae", D=4, H=16, x_dim=64)])
+def test_a_longer_run_continues_a_shorter_one_exactly(tmp_path, cfg):
+    """Training 2 epochs, then going on to 3 from the 2-epoch run's checkpoint, gives the
+    weights and the history of training 3 epochs at once (constant rate: TrainConfig.continues)."""
+    x = _data()
+    full = train(cfg, FAST, x, x[:50], progress=False)
+    short = tmp_path / "short.pt"
+    train(cfg, FAST.replace(epochs=2), x, x[:50], progress=False, checkpoint=short)
+    cont = train(cfg, FAST, x, x[:50], progress=False, start_from=short)
+    assert _same_weights(full.model, cont.model)
+    assert [h.val_bound for h in cont.history] == [h.val_bound for h in full.history]
+
+
+def test_only_a_run_that_passes_through_the_shorter_one_continues_it(tmp_path):
+    x = _data()
+    short = tmp_path / "short.pt"
+    train(EVAE, FAST.replace(epochs=2), x, x[:50], progress=False, checkpoint=short)
+    assert FAST.continues(FAST.replace(epochs=2))
+    assert not FAST.continues(FAST.replace(epochs=2, seed=1))  # another seed
+    assert not FAST.continues(FAST.replace(epochs=3))  # not shorter
+    burda = TrainConfig(schedule="burda", stages=2)
+    assert not burda.continues(burda.replace(stages=1))  # the rate depends on the stage
+    cyc = FAST.replace(kl_schedule="cyclical", kl_cycles=2, kl_ramp=0.5)
+    assert not cyc.continues(cyc.replace(epochs=2))  # the cycles stretch with the run
+    with pytest.raises(CheckpointError, match="not the start of this run"):
+        train(EVAE, FAST.replace(seed=1), x, x[:50], progress=False, start_from=short)
+
+
+def test_each_epoch_records_the_active_units_that_the_measurement_counts():
+    """history[-1].active is unit_report's count on the same (fixed-binarized) images."""
+    from evae_lite.evaluate import unit_report
+    from evae_lite.train import fixed_binarization
+
+    x = _data()
+    cfg = FAST.replace(seed=0)
+    res = train(EVAE, cfg, x, x[:80], progress=False)
+    assert all(h.active is not None for h in res.history)
+    report = unit_report(res.model, fixed_binarization(x[:80], 0))
+    assert res.history[-1].active == report.n_active
+    assert res.history[-1].activity == report.activity.tolist()
+
+
+def test_a_resume_on_other_images_of_the_same_size_is_refused(tmp_path):
+    x, other = _data(), _data(seed=1)
+    ck = tmp_path / "c.pt"
+
+    def stop(stats, model):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(EVAE, FAST, x, x[:50], progress=False, checkpoint=ck, on_epoch_end=stop)
+    with pytest.raises(CheckpointError, match="data"):
+        train(EVAE, FAST, other, x[:50], progress=False, checkpoint=ck)
+
+
+def test_a_checkpoint_with_a_field_this_version_does_not_know_is_named(tmp_path):
+    import io
+
+    from evae_lite.sealed import FormatError, seal, unseal
+
+    x = _data()
+    ck = tmp_path / "c.pt"
+    train(EVAE, FAST.replace(epochs=1), x, x[:50], progress=False, checkpoint=ck)
+    state = torch.load(io.BytesIO(unseal(ck.read_bytes(), "c")), weights_only=False)
+    state["model_cfg"]["future_option"] = 3
+    state["version"] = "9.9.9"
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    ck.write_bytes(seal(buf.getvalue()))
+    with pytest.raises(FormatError, match=r"'future_option'.*ModelConfig.*9\.9\.9") as err:
+        model_from_checkpoint(ck)
+    assert str(ck) in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(FormatError, match="future_option"):
+        train(EVAE, FAST.replace(epochs=2), x, x[:50], progress=False, checkpoint=ck)

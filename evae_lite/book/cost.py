@@ -50,12 +50,12 @@ def grid_cost(jobs, seen: set | None = None, label=_label) -> list[ModelCost]:
     does one whose cache key is already in `seen` (which this call adds to). `label` names a
     job's configuration."""
     from ..runs import inputs
-    from ..runs.cache import Entry, make_key
+    from ..runs.cache import Entry, model_key
 
     out, seen = [], set() if seen is None else seen
     for job in jobs:
         i = inputs(job)
-        key = make_key("model", model=i.model, train=job.train, x_train=i.x_train, x_val=i.x_val)
+        key = model_key(i.model, job.train, x_train=i.x_train, x_val=i.x_val)
         if key in seen:
             continue
         seen.add(key)

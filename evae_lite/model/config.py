@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from dataclasses import dataclass
 
 from .epitomes import check_epitomes
@@ -26,9 +27,35 @@ def nonnegative_int(name: str, v) -> None:
         raise ValueError(f"{name}={v!r} is not allowed: it must be an integer >= 0")
 
 
+FLOAT32_MAX = 3.4028234663852886e38  # the largest float a float32 tensor holds
+
+
 def finite_number(name: str, v) -> None:
+    """A finite number that float32, the precision the models compute in, can hold."""
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
         raise ValueError(f"{name}={v!r} is not allowed: it must be a finite number")
+    if abs(v) > FLOAT32_MAX:
+        raise ValueError(
+            f"{name}={v!r} is not allowed: beyond what float32 holds (|{name}| <= 3.4e38)"
+        )
+
+
+def plain_numbers(config) -> None:
+    """Turn numpy scalars in a frozen dataclass's fields into Python's int, float and bool,
+    so that `numpy.int64(50)` is accepted wherever 50 is and the config stays JSON-able."""
+    for f in dataclasses.fields(config):
+        v = getattr(config, f.name)
+        if type(v) in (int, float, bool, str) or v is None:
+            continue
+        if type(v).__module__ == "numpy" and type(v).__name__ in ("bool", "bool_"):
+            plain = bool(v)
+        elif isinstance(v, numbers.Integral) and not isinstance(v, bool):
+            plain = int(v)
+        elif isinstance(v, numbers.Real):
+            plain = float(v)
+        else:
+            continue
+        object.__setattr__(config, f.name, plain)
 
 
 def choice(name: str, v, allowed) -> None:
@@ -63,6 +90,7 @@ class ModelConfig:
     q_y: str = "point"
 
     def __post_init__(self):
+        plain_numbers(self)
         choice("model", self.model, MODELS)
         choice("likelihood", self.likelihood, LIKELIHOODS)
         for name in ("D", "H", "x_dim"):

@@ -97,3 +97,25 @@ def table2_jobs(scale: str = "book") -> list[Job]:
                 )
             )
     return _seeded(jobs, "likelihood")
+
+
+def length_jobs(scale: str = "book") -> list[Job]:
+    """Table 4's decisive pairs at the paper's 200 epochs: the VAE and the eVAE (K = 4) at
+    D = 48, H = 500, L in {1, 3}, each measured after every epoch count of the row's
+    `snapshots` (a job per count; the longer model continues the shorter one's run, and the
+    10-epoch one is the grid's own model). Measured by activity, Parzen and L_k."""
+    s = get_scale(scale, "length")
+    D, H = (8, 500) if scale == "smoke" else (48, 500)
+    jobs = []
+    for L in (1, 3):
+        for name, cfg in (
+            ("VAE", ModelConfig("vae", D=D, L=L, H=H)),
+            ("eVAE", ModelConfig("evae", D=D, K=4, stride=4, L=L, H=H)),
+        ):
+            for epochs in s.snapshots:
+                tag = dict(model=name, D=D, L=L, H=H, epochs=epochs)
+                if name == "eVAE":
+                    tag["K"] = 4
+                job = Job.at(cfg, scale, "length", measures=("units", "parzen", "iwae"), tag=tag)
+                jobs.append(job.training(epochs=epochs))
+    return _seeded(jobs, "length")

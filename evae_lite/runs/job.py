@@ -127,6 +127,10 @@ class Job:
     def with_seed(self, seed: int) -> Job:
         return dataclasses.replace(self, train=self.train.replace(seed=seed))
 
+    def training(self, **changes) -> Job:
+        """The job with its training config changed (e.g. epochs=25)."""
+        return dataclasses.replace(self, train=self.train.replace(**changes))
+
     def measuring(self, *measures: str) -> Job:
         return dataclasses.replace(self, measures=tuple(measures))
 

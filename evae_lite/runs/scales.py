@@ -9,6 +9,9 @@ result says where it comes from with `describe`. A row is one (scale, kind, data
 - kind `likelihood`: Table 2's models, trained by Burda et al.'s 8-stage schedule, and L_k.
 - kind `remedies`: the remedies for over-pruning that came after the paper, side by side
   (runs/remedies.py), measured by activity, I(x; z), Parzen and L_k.
+- kind `length`: the configurations whose verdicts could hang on the grids' short training,
+  trained to the paper's 200 epochs and measured at the epochs in `snapshots` (each a model
+  of its own, the longer continuing the shorter: runs/grids.length_jobs).
 
 smoke: seconds, for CI. book: what the rendered book shows, on a 2-core machine: single
 models train 50 epochs on all 50,000 MNIST images; the grids (about 100 configurations, each
@@ -26,7 +29,7 @@ from ..evaluate.parzen import DEFAULT_SIGMAS
 from ..train import TrainConfig
 
 SCALE_NAMES = ("smoke", "book", "paper")
-KINDS = ("figures", "best", "grids", "likelihood", "remedies")
+KINDS = ("figures", "best", "grids", "likelihood", "remedies", "length")
 DATASETS = ("mnist", "faces")
 SCALE_ENV = "EVAE_LITE_SCALE"
 
@@ -61,6 +64,7 @@ class Scale:
     stages: int | None = None  # likelihood: stages of the Burda et al. schedule (paper: 8)
     iwae_k: int | None = None  # likelihood: k of L_k (paper: 5000)
     iwae_size: int | None = None  # likelihood: first N test images for L_k
+    snapshots: tuple[int, ...] | None = None  # length: the epochs measured, the last = epochs
 
     @property
     def parzen_sigmas(self) -> tuple[float, ...]:
@@ -120,9 +124,27 @@ _REMEDIES_ROWS = [
 ]
 
 
+# The paper's training length for the configurations a verdict hangs on: the grids' sizes,
+# measured after 10 (the grids' own models), 25, 50, 100 and 200 epochs.
+_LENGTH_ROWS = [
+    (
+        ("smoke", "length", "mnist", 1000, 2, 500, 500, 1),
+        dict(iwae_k=50, iwae_size=50, snapshots=(1, 2)),
+    ),
+    (
+        ("book", "length", "mnist", None, 200, 2000, 10_000, 3),
+        dict(iwae_k=5000, iwae_size=100, snapshots=(10, 25, 50, 100, 200)),
+    ),
+    (
+        ("paper", "length", "mnist", None, 200, None, 10_000, 3),
+        dict(iwae_k=5000, iwae_size=1000, snapshots=(10, 25, 50, 100, 200)),
+    ),
+]
+
+
 def _rows() -> dict[tuple[str, str, str], Scale]:
     rows = [Scale(*r) for r in _ROWS]
-    rows += [Scale(*r, **kw) for r, kw in _LIKELIHOOD_ROWS + _REMEDIES_ROWS]
+    rows += [Scale(*r, **kw) for r, kw in _LIKELIHOOD_ROWS + _REMEDIES_ROWS + _LENGTH_ROWS]
     return {(r.name, r.kind, r.dataset): r for r in rows}
 
 
@@ -167,7 +189,9 @@ def describe(scale: str, kind: str = "figures", dataset: str = "mnist") -> str:
         f"scale={s.name}: {_first(s.train_size, all_train)} {_DATA_WORDS[dataset]}, {length}, "
         f"batch 100, Adam 1e-3; activity on {ev} validation images"
     )
-    if kind in ("figures", "grids", "remedies"):
+    if s.snapshots:
+        out = out.replace(f", {length},", f", {length} (measured after {_epochs(s.snapshots)}),")
+    if kind in ("figures", "grids", "remedies", "length"):
         sg = s.parzen_sigmas
         out += (
             f"; Parzen with {s.parzen_samples:,} samples on {et} test images (bandwidth from "
@@ -184,12 +208,18 @@ def describe(scale: str, kind: str = "figures", dataset: str = "mnist") -> str:
     )
 
 
+def _epochs(snapshots: tuple[int, ...]) -> str:
+    *head, last = [str(e) for e in snapshots]
+    return f"{', '.join(head)} and {last} epochs" if head else f"{last} epochs"
+
+
 _KIND_WORDS = {
     "figures": "single models (chapters 2-8)",
     "best": "Fig. 8's two models",
     "grids": "Parzen grids (Fig. 7, Tables 1, 3, 4)",
     "likelihood": "Table 2 (L_k)",
     "remedies": "the remedies after the paper",
+    "length": "the paper's training length (Table 4 at D = 48)",
 }
 
 
@@ -205,8 +235,10 @@ def table_markdown() -> str:
     for s in sorted(SCALES.values(), key=rank):
         all_train, all_val, all_test = _ALL[s.dataset]
         epochs = str(s.epochs) + (f" ({s.stages} of 8 stages)" if s.stages else "")
+        if s.snapshots:
+            epochs = ", ".join(str(e) for e in s.snapshots)
         lk = "—" if s.iwae_k is None else f"k={s.iwae_k}, {s.iwae_size or 'all'} images"
-        parzen = f"{s.parzen_samples:,}" if s.kind in ("figures", "grids", "remedies") else "—"
+        parzen = f"{s.parzen_samples:,}" if s.kind not in ("best", "likelihood") else "—"
         everything = f"{all_val[4:]} / {all_test[4:]}"  # "all 10,000" -> "10,000 / 10,000"
         ev = everything if s.eval_size is None else f"{s.eval_size:,} / {s.eval_size:,}"
         n = all_train[4:] if s.train_size is None else f"{s.train_size:,}"

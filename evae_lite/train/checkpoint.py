@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from ..model import ModelConfig, build_model
-from ..sealed import SealError, atomic_write, seal, unseal
+from ..sealed import SealError, atomic_write, from_fields, package_version, seal, unseal
 
 
 class CheckpointError(RuntimeError):
@@ -22,7 +22,7 @@ def save_checkpoint(state: dict, path: Path) -> None:
     """Write `state` to `path`, sealed, through a temporary file of a unique name, so a
     reader never sees half of it and two writers never share one."""
     buf = io.BytesIO()
-    torch.save(state, buf)
+    torch.save({**state, "version": package_version()}, buf)
     atomic_write(path, seal(buf.getvalue()))
 
 
@@ -68,9 +68,14 @@ def check_same_run(ckpt: dict, configs: dict, path: Path) -> None:
         )
 
 
+def model_config(ckpt: dict, path) -> ModelConfig:
+    """The checkpoint's ModelConfig; fields this version does not know are a FormatError."""
+    return from_fields(ModelConfig, ckpt["model_cfg"], f"checkpoint {path}", ckpt.get("version"))
+
+
 def model_from_checkpoint(path, map_location="cpu"):
     """Rebuild the trained model (eval mode) and return (model, checkpoint dict)."""
     ckpt = load_checkpoint(path, map_location)
-    model = build_model(ModelConfig(**ckpt["model_cfg"]))
+    model = build_model(model_config(ckpt, path))
     model.load_state_dict(ckpt["model"])
     return model.eval(), ckpt

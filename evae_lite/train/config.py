@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from ..model.config import choice, finite_number, positive_int
+from ..model.config import choice, finite_number, plain_numbers, positive_int
 from .objective import KL_SCHEDULES
 
 SCHEDULES = ("constant", "burda")
@@ -51,6 +51,7 @@ class TrainConfig:
     tau_end: float = 0.5
 
     def __post_init__(self):
+        plain_numbers(self)
         choice("schedule", self.schedule, SCHEDULES)
         choice("assign_z", self.assign_z, ASSIGN_Z)
         for name in ("epochs", "batch_size", "stages", "assign_samples"):
@@ -60,7 +61,7 @@ class TrainConfig:
             what = f"stages={self.stages}" if burda else f"epochs={self.epochs}"
             most = f"stages <= {MAX_STAGES}" if burda else f"epochs <= {MAX_EPOCHS}"
             raise ValueError(f"{what} is not allowed: at most {MAX_EPOCHS} epochs in all ({most})")
-        if not (isinstance(self.lr, (int, float)) and 0 < self.lr < 1):
+        if isinstance(self.lr, bool) or not (isinstance(self.lr, (int, float)) and 0 < self.lr < 1):
             raise ValueError(f"lr={self.lr!r} is not allowed: need 0 < lr < 1")
         if not isinstance(self.binarize, bool):
             raise ValueError(f"binarize={self.binarize!r} is not allowed: need True or False")
@@ -132,3 +133,15 @@ class TrainConfig:
 
     def replace(self, **changes) -> TrainConfig:
         return dataclasses.replace(self, **changes)
+
+    def continues(self, shorter: TrainConfig) -> bool:
+        """True when a run of this config passes exactly through the end of a run of
+        `shorter`: the same settings but fewer epochs, and nothing (learning rate, KL weight,
+        temperature) that depends on how long the run is. Training `shorter`, then going on
+        to this config's epochs, gives the same weights as training this config at once."""
+        if shorter.epochs >= self.epochs or self.replace(epochs=shorter.epochs) != shorter:
+            return False
+        return (
+            self.schedule == "constant"
+            and self.kl_schedule in ("constant", "warmup")  # warm-up counts absolute steps
+        )

@@ -21,8 +21,9 @@ from tqdm.auto import tqdm
 
 from ..memory import keep_freed_memory
 from ..model import ModelConfig, build_model
+from ..sealed import from_fields, tensor_hash
 from .assignment import assign_epitomes, balanced_order
-from .checkpoint import check_same_run, load_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, check_same_run, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .device import binarize, fixed_binarization, resolve_device
 from .objective import kl_scale, minibatch_cost, temperature
@@ -43,6 +44,8 @@ class EpochStats:
     changed: float | None  # share of examples whose y* changed at this epoch's assignment
     group_sizes: list[int] = field(default_factory=list)  # examples per epitome
     seconds: float = 0.0
+    active: int | None = None  # units with A_u > 0.02 on the validation images (section 3)
+    activity: list[float] | None = None  # every unit's A_u on the validation images (D,)
 
 
 @dataclass
@@ -71,23 +74,35 @@ class _State:
 def validation_bound(model, x: torch.Tensor, *, seed: int = 0, batch_size: int = 1000) -> float:
     """Mean negative ELBO (nats) with one z sample per example; the eVAE uses y* = argmin cost
     at the posterior mean, which is a valid bound since any q(y|x) gives one."""
+    return _validate(model, x, seed=seed, batch_size=batch_size)[0]
+
+
+@torch.no_grad()
+def _validate(model, x: torch.Tensor, *, seed: int, batch_size: int = 1000):
+    """(validation bound, active units, activity): the bound as `validation_bound` says, and
+    every unit's activity A_u over x and the count above the paper's 0.02, as
+    evaluate.unit_report computes them."""
+    from ..evaluate.activity import unit_report  # evaluate imports train: import when used
+
     was = model.training
     model.eval()
     g = torch.Generator(device=x.device).manual_seed(seed)
+    y, _ = assign_epitomes(model, x, batch_size=batch_size)
     if getattr(model, "learns_q_y", False):  # the bound of the learned q(y|x), eq. 7
         total = sum(
             model.expected_bound(x[i : i + batch_size], generator=g).sum().item()
             for i in range(0, x.shape[0], batch_size)
         )
-        model.train(was)
-        return total / x.shape[0]
-    y, _ = assign_epitomes(model, x, batch_size=batch_size)
-    total = 0.0
-    for i in range(0, x.shape[0], batch_size):
-        t = model.loss_terms(x[i : i + batch_size], y[i : i + batch_size], generator=g)
-        total += t.bound.sum().item()
+    else:
+        total = 0.0
+        for i in range(0, x.shape[0], batch_size):
+            t = model.loss_terms(x[i : i + batch_size], y[i : i + batch_size], generator=g)
+            total += t.bound.sum().item()
+    report = unit_report(model, x, y) if x.shape[0] > 1 else None
     model.train(was)
-    return total / x.shape[0]
+    if report is None:
+        return total / x.shape[0], None, None
+    return total / x.shape[0], report.n_active, report.activity.tolist()
 
 
 def _check_inputs(model_cfg: ModelConfig, x_train: torch.Tensor) -> None:
@@ -108,15 +123,35 @@ def _init_state(model_cfg, train_cfg, n_train: int, device) -> _State:
     return _State(model, opt, g, y)
 
 
-def _resume(state: _State, path: Path, configs: dict, device) -> None:
-    """Load the weights, Adam, generator, y* and history of a checkpoint of this run."""
+def _resume(state: _State, path: Path, configs: dict, device, *, shorter: bool = False) -> None:
+    """Load the weights, Adam, generator, y* and history of a checkpoint of this run (or,
+    with `shorter`, of a shorter run that this one continues: see TrainConfig.continues)."""
     ckpt = load_checkpoint(path, map_location=device)
+    where, version = f"checkpoint {path}", ckpt.get("version")
+    from_fields(ModelConfig, ckpt["model_cfg"], where, version)
+    theirs = from_fields(TrainConfig, ckpt["train_cfg"], where, version)
+    history = [from_fields(EpochStats, h, where, version) for h in ckpt["history"]]
+    if shorter:
+        mine = TrainConfig(**configs["train_cfg"])
+        if not continuing(ModelConfig(**configs["model_cfg"]), mine, theirs):
+            raise CheckpointError(
+                f"checkpoint {path} ({theirs.epochs} epochs) is not the start of this run "
+                f"({mine.epochs} epochs): only a constant-rate run with the same settings is"
+            )
+        configs = {**configs, "train_cfg": ckpt["train_cfg"]}
     check_same_run(ckpt, configs, path)
     state.model.load_state_dict(ckpt["model"])
     state.opt.load_state_dict(ckpt["optim"])
     state.generator.set_state(ckpt["generator"].cpu())
     state.y = ckpt["y"].to(device)
-    state.history = [EpochStats(**h) for h in ckpt["history"]]
+    state.history = history
+
+
+def continuing(model_cfg: ModelConfig, train_cfg: TrainConfig, shorter: TrainConfig) -> bool:
+    """True when training (model_cfg, train_cfg) passes exactly through the end of the run of
+    (model_cfg, shorter): TrainConfig.continues, and no Gumbel temperature annealed over the
+    run's length."""
+    return train_cfg.continues(shorter) and model_cfg.q_y not in ("gumbel", "gumbel_st")
 
 
 def _checkpoint(state: _State, path: Path, configs: dict) -> None:
@@ -204,6 +239,7 @@ def train(
     progress: bool = True,
     log_every: int = 50,
     on_epoch_end: Callable[[EpochStats, torch.nn.Module], None] | None = None,
+    start_from: str | Path | None = None,
 ) -> TrainResult:
     """Train a model of `model_cfg` on x_train (N, P) in [0, 1] by Algorithm 1.
 
@@ -212,6 +248,9 @@ def train(
     run resumes from it (it must have been made with the same configs). binary: the data are binary
     images, dynamically binarized per minibatch when train_cfg.binarize is set.
     on_epoch_end(stats, model): called after each epoch (live plots, early exit).
+    start_from: the finished checkpoint of a shorter run that this one continues (the same
+    settings, fewer epochs, a constant rate: TrainConfig.continues); training goes on from its
+    last epoch instead of from scratch, to the same weights. Ignored when `checkpoint` exists.
     """
     keep_freed_memory()
     device = resolve_device(train_cfg.device)
@@ -225,9 +264,17 @@ def train(
     N = x_train.shape[0]
     state = _init_state(model_cfg, train_cfg, N, device)
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
-    configs = {"model_cfg": asdict(model_cfg), "train_cfg": asdict(train_cfg), "N": N}
+    # the data's content, not only its size: a resume on other images is refused
+    configs = {
+        "model_cfg": asdict(model_cfg),
+        "train_cfg": asdict(train_cfg),
+        "N": N,
+        "data": tensor_hash(x_train),
+    }
     if ckpt_path is not None and ckpt_path.exists():
         _resume(state, ckpt_path, configs, device)
+    elif start_from is not None:
+        _resume(state, Path(start_from), configs, device, shorter=True)
 
     epochs = train_cfg.total_epochs
     writes = _CheckpointPace()
@@ -245,15 +292,16 @@ def train(
             group["lr"] = lr
         order, changed = _epoch_order(state, x_train, train_cfg, dyn_binarize)
         s = _minibatches(state, x_train, order, train_cfg, dyn_binarize, bar, log_every)
-        val = None
+        val = active = activity = None
         if x_val is not None:
-            val = validation_bound(state.model, x_val, seed=train_cfg.seed + 1)
+            val, active, activity = _validate(state.model, x_val, seed=train_cfg.seed + 1)
             if not math.isfinite(val):
                 raise NonFiniteLossError(f"validation bound is {val} at epoch {state.epoch + 1}")
             bar.set_postfix(epoch=state.epoch + 1, cost=f"{s[0]:.2f}", val=f"{val:.2f}")
         Y = state.model.n_epitomes
         sizes = torch.bincount(state.y, minlength=Y).tolist() if Y > 1 else [N]
-        stats = EpochStats(state.epoch + 1, lr, *s, val, changed, sizes, time.perf_counter() - t0)
+        seconds = time.perf_counter() - t0
+        stats = EpochStats(state.epoch + 1, lr, *s, val, changed, sizes, seconds, active, activity)
         state.history.append(stats)
         if ckpt_path is not None and writes.due(state.epoch == epochs):
             with writes.timed():
