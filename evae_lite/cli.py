@@ -11,11 +11,12 @@ from pathlib import Path
 
 import torch
 
-from .model import ModelConfig, param_count
+from . import rundir
+from .model import ModelConfig, build_model, param_count
 from .model.config import MODELS, Q_Y
 from .runs import Job, inputs, run
 from .runs.scales import KINDS, SCALE_NAMES
-from .sealed import read_sealed_json, write_json, write_sealed_json
+from .sealed import FormatError, package_version, read_sealed_json, write_json, write_sealed_json
 from .train.config import SCHEDULES
 from .train.objective import KL_SCHEDULES
 
@@ -162,8 +163,38 @@ def _job_from_args(a, measures) -> Job:
         measures=measures,
         **{k: v for k, v in flags.items() if v is not None},
     )
+    _check_flags_apply(a, job, kind)
+    if a.eval_size is not None and job.iwae_size and a.eval_size < job.iwae_size:
+        raise ValueError(
+            f"--eval-size={a.eval_size} is not allowed with the {a.scale} row of kind {kind}: "
+            f"its L_k uses the first {job.iwae_size} test images; need --eval-size >= "
+            f"{job.iwae_size}"
+        )
     sizes = dict(train_size=a.train_size, eval_size=a.eval_size)
     return dataclasses.replace(job, **{k: v for k, v in sizes.items() if v is not None})
+
+
+def _check_flags_apply(a, job: Job, kind: str) -> None:
+    """A flag that the run's schedule or model cannot honour is refused, naming both, instead
+    of being recorded and ignored."""
+    t, m = job.train, job.model
+    whence = "--schedule" if a.schedule else f"the {a.scale} row of kind {kind}"
+    if a.epochs is not None and t.schedule == "burda":
+        raise ValueError(
+            f"--epochs={a.epochs} is not allowed with the burda schedule (from {whence}): its "
+            f"length is set by its stages (--stages), {t.total_epochs} epochs now"
+        )
+    if a.stages is not None and t.schedule != "burda":
+        raise ValueError(
+            f"--stages={a.stages} is not allowed with the {t.schedule} schedule (from {whence}):"
+            f" stages belong to --schedule burda; the length here is --epochs"
+        )
+    for flag, v in (("--tau-start", a.tau_start), ("--tau-end", a.tau_end)):
+        if v is not None and m.q_y not in ("gumbel", "gumbel_st"):
+            raise ValueError(
+                f"{flag}={v} is not allowed with --q-y {m.q_y}: the temperature belongs to a "
+                f"q(y|x) learned with the Gumbel-softmax (--q-y gumbel or gumbel_st)"
+            )
 
 
 def _check_sizes(job: Job) -> None:
@@ -198,17 +229,41 @@ def _check_out_dir(out: Path) -> None:
         raise ValueError(f"--out={str(out)!r} is not writable: give a directory you can write")
 
 
-def _check_memory(m: ModelConfig) -> None:
-    """Weights, gradients and Adam's two moments must fit in memory: 16 bytes a parameter."""
+def _describe_model(m: ModelConfig) -> str:
+    text = f"{m.model} D={m.D} K={m.epitome_size} L={m.L} H={m.H}"
+    return text + (f" component_H={m.component_H}" if m.component_H else "")
+
+
+def _check_memory(job: Job, m: ModelConfig, *, training: bool = True) -> None:
+    """What the job allocates must fit in memory: the model's parameters counted on torch's
+    meta device (nothing allocated), with gradients and Adam's two moments when training
+    (16 bytes a parameter), and the Parzen window's generated images."""
     from .model.mvae import vae_param_count
 
+    # the VAE of the same sizes first, by arithmetic: a model of 10**20 layers is refused
+    # before any is built
     n = vae_param_count(m.x_dim, m.H, m.L, m.D, m.likelihood)
-    need = 16 * n
     have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    try:
+        if 4 * n <= have:
+            with torch.device("meta"):
+                n = param_count(build_model(m))
+    except (TypeError, RuntimeError, OverflowError) as e:  # a size beyond a C long
+        raise ValueError(
+            f"the model {_describe_model(m)} cannot be built: a size beyond what torch can "
+            f"allocate ({str(e).splitlines()[0][:80]})"
+        ) from e
+    need = (16 if training else 4) * n
+    parts = [f"{n:,} parameters ({need / 2**30:.1f} GiB{' to train' if training else ''})"]
+    if "parzen" in job.measures:
+        window = 4 * job.parzen_samples * m.x_dim
+        need += window
+        parts.append(f"{job.parzen_samples:,} Parzen samples ({window / 2**30:.1f} GiB)")
     if need > have:
         raise ValueError(
-            f"--H={m.H} --L={m.L} --D={m.D} is not allowed here: {n:,} parameters need about "
-            f"{need / 2**30:.0f} GiB for training, and this machine has {have / 2**30:.0f} GiB"
+            f"the job does not fit in memory: the model {_describe_model(m)} has "
+            f"{' and '.join(parts)}, about {need / 2**30:.0f} GiB, and this machine has "
+            f"{have / 2**30:.0f} GiB"
         )
 
 
@@ -219,13 +274,16 @@ def cmd_train(a) -> int:
     _check_device(a.device)
     _check_sizes(job)
     m = job.model
-    _check_memory(inputs(job).model)
+    i = inputs(job)
+    _check_memory(job, i.model)
     out = Path(a.out or Path("runs") / _run_name(m, a.dataset, a.seed))
     _check_out_dir(out)
+    _claim_run_dir(out, job)
+    rundir.remove_stale(out)
     t0 = time.perf_counter()
     r = run(job, run_dir=out, progress=not a.no_progress)  # refuses another run's checkpoint
-    write_sealed_json(out / "job.json", job.to_json())
-    i = inputs(job)
+    rundir.remove_stale(out)  # what described the checkpoint before this training
+    _write_job(out, job)
     u = r.units
     order = sorted(range(m.D), key=lambda d: -u.activity[d])
     summary = {
@@ -235,6 +293,7 @@ def cmd_train(a) -> int:
         "train_cfg": dataclasses.asdict(job.train),
         "n_train": i.x_train.shape[0],
         "seconds": time.perf_counter() - t0,
+        rundir.KEY: rundir.checkpoint_hash(out),
         "unit_kl_sorted_by_activity": [round(u.kl[d], 3) for d in order],
         **r.to_json(),
     }
@@ -269,17 +328,99 @@ def cmd_train(a) -> int:
     return 0
 
 
+def _write_job(run_dir: Path, job: Job) -> None:
+    write_sealed_json(run_dir / rundir.JOB, {**job.to_json(), "version": package_version()})
+
+
+def _read_job(path: Path) -> Job:
+    d = read_sealed_json(path)
+    if not isinstance(d, dict):
+        raise FormatError(f"{path} does not hold a job")
+    version = d.pop("version", None)
+    return Job.from_json(d, f"{path}", version)
+
+
+def _claim_run_dir(out: Path, job: Job) -> None:
+    """Record the job in its run directory before training (a killed run's job.json then
+    describes its checkpoint); a directory whose checkpoint belongs to another job is refused.
+    An unreadable job.json is left to the checkpoint's own check, and written anew after."""
+    path = out / rundir.JOB
+    if (out / rundir.CHECKPOINT).exists() and path.exists():
+        try:
+            theirs = _read_job(path)
+        except ValueError:  # damaged: the checkpoint decides whose run it is, then it is rewritten
+            return
+        diffs = _diffs(theirs.key_parts(), job.key_parts())
+        if diffs:
+            raise ValueError(
+                f"--out={str(out)!r} holds a run of other settings ({'; '.join(diffs[:4])}): "
+                f"use another --out, or delete its {rundir.CHECKPOINT} to train anew there"
+            )
+        return
+    _write_job(out, job)
+
+
+def _diffs(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """'name: run A, now B' for every (nested) field that differs."""
+    out = []
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k), new.get(k)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _diffs(a, b, f"{prefix}{k}.")
+        elif a != b:
+            out.append(f"{prefix}{k}: run {a!r}, now {b!r}")
+    return out
+
+
 def _run_job(run_dir: Path) -> Job:
-    path = run_dir / "job.json"
+    path = run_dir / rundir.JOB
     if not path.exists():
-        raise FileNotFoundError(f"{run_dir} is not a run directory: it has no job.json")
-    return Job.from_json(read_sealed_json(path))
+        raise FileNotFoundError(f"{run_dir} is not a run directory: it has no {rundir.JOB}")
+    return _read_job(path)
+
+
+def _trained_model(run_dir: Path, job: Job, partial: bool, command: str):
+    """The run's trained model as its checkpoint holds it, never trained here: a missing
+    checkpoint is an error saying how to train, an unfinished run is refused unless
+    `partial`. Returns (TrainResult, finished)."""
+    from .sealed import from_fields
+    from .train import EpochStats, TrainResult, model_from_checkpoint
+
+    path = run_dir / rundir.CHECKPOINT
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{run_dir} has no {rundir.CHECKPOINT}: there is no trained model to {command}; "
+            f"train it first with `python -m evae_lite train ... --out {run_dir}`"
+        )
+    model, ck = model_from_checkpoint(path)
+    where = f"checkpoint {path}"
+    history = [from_fields(EpochStats, h, where, ck.get("version")) for h in ck["history"]]
+    want = dataclasses.asdict(inputs(job).model), dataclasses.asdict(job.train)
+    if (ck["model_cfg"], ck["train_cfg"]) != want:
+        raise ValueError(
+            f"{path} was not trained by the job in {run_dir / rundir.JOB}: delete the run "
+            f"directory and train it again"
+        )
+    done, total = len(history), job.train.total_epochs
+    if done < total and not partial:
+        raise ValueError(
+            f"{run_dir} is unfinished: {done} of {total} epochs trained. Resume it by running "
+            f"its train command again, or {command} it as it is with --partial"
+        )
+    y = ck["y"] if model.n_epitomes > 1 else None
+    return TrainResult(model, history, y), done == total
 
 
 def cmd_evaluate(a) -> int:
+    from .runs.job import measure
+
     run_dir = Path(a.run)
     job = _run_job(run_dir)
-    _check_device(job.train.device)
+    if a.iwae_size is not None and not a.iwae_k:
+        raise ValueError(
+            f"--iwae-size={a.iwae_size} is not allowed without --iwae-k: it sets the test "
+            f"images of L_k, which is skipped unless --iwae-k is given"
+        )
     parzen = a.parzen_samples is None or a.parzen_samples > 0
     measures = ("units",) + (("parzen",) if parzen else ()) + (("iwae",) if a.iwae_k else ())
     job = dataclasses.replace(
@@ -291,35 +432,57 @@ def cmd_evaluate(a) -> int:
         iwae_size=job.iwae_size if a.iwae_size is None else a.iwae_size,
     )
     _check_sizes(job)
-    r = run(job, run_dir=run_dir, progress=not a.no_progress)
-    print(f"active units: {r.units.active} of {r.D}")
+    given = inputs(job)
+    _check_memory(job, given.model, training=False)
+    rundir.remove_stale(run_dir)
+    res, finished = _trained_model(run_dir, job, a.partial, "evaluate")
+    r = measure(job, res, given, progress=not a.no_progress)
+    state = "" if finished else f" (PARTIAL: {r.epochs} of {job.train.total_epochs} epochs)"
+    print(f"{run_dir.name}{state}")
+    print(f"active units: {r.units.active} of {r.D} (A_u > 0.02)")
     if r.parzen:
-        print(r.parzen)
+        print(f"{r.parzen} (higher is better)")
     if r.iwae:
         print(
-            f"L_{r.iwae.k}: {r.iwae.mean:.2f} ± {r.iwae.stderr:.2f} nats on {r.iwae.n} test images"
+            f"L_{r.iwae.k}: {r.iwae.mean:.2f} ± {r.iwae.stderr:.2f} nats on {r.iwae.n} test "
+            f"images (a log-likelihood: higher is better)"
         )
-    result = {"run": a.run, "job": job.to_json(), **r.to_json()}
+    result = {
+        "run": a.run,
+        rundir.KEY: rundir.checkpoint_hash(run_dir),
+        "partial": not finished,
+        "job": job.to_json(),
+        **r.to_json(),
+    }
     write_json(run_dir / "evaluation.json", result)
     return 0
 
 
 def cmd_sample(a) -> int:
     from .book.figures import save_grid
-    from .train import model_from_checkpoint
 
-    out = Path(a.out or Path(a.run) / "samples.png")
+    run_dir = Path(a.run)
+    out = Path(a.out or run_dir / "samples.png")
     if out.is_dir() or not out.parent.is_dir():
         raise ValueError(
             f"--out={str(out)!r} is not allowed: name a PNG file in an existing folder"
         )
-    model, ckpt = model_from_checkpoint(Path(a.run) / "checkpoint.pt")
-    side = int(round(ckpt["model_cfg"]["x_dim"] ** 0.5))
+    job = _run_job(run_dir)
+    rundir.remove_stale(run_dir)
+    res, finished = _trained_model(run_dir, job, a.partial, "sample")
+    side = int(round(res.model.cfg.x_dim**0.5))
     g = torch.Generator().manual_seed(a.seed)
-    x = model.sample(a.n, generator=g)
-    save_grid(out, x, (side, side), ncol=a.ncol, title=f"{Path(a.run).name}: {a.n} samples")
-    print(f"wrote {out}")
+    x = res.model.sample(a.n, generator=g)
+    title = f"{run_dir.name}: {a.n} samples"
+    if not finished:
+        title += f" (PARTIAL: {len(res.history)} of {job.train.total_epochs} epochs)"
+    meta = {rundir.KEY: rundir.checkpoint_hash(run_dir)}
+    save_grid(out, x, (side, side), ncol=a.ncol, title=title, metadata=meta)
+    print(f"wrote {out}" + ("" if finished else " (from an unfinished run)"))
     return 0
+
+
+PARTIAL_HELP = "use an unfinished run's last checkpoint (the output says it is partial)"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -354,6 +517,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--iwae-k", type=_count_or_zero, default=0, help="k of L_k (5000 in the paper; 0 skips)"
     )
     ev.add_argument("--iwae-size", type=_count, default=None, help="first N test images for L_k")
+    ev.add_argument("--partial", action="store_true", help=PARTIAL_HELP)
     ev.add_argument("--no-progress", action="store_true")
     ev.set_defaults(func=cmd_evaluate)
     sa = sub.add_parser("sample", help="write a PNG grid of generated images")
@@ -362,6 +526,7 @@ def build_parser() -> argparse.ArgumentParser:
     sa.add_argument("--ncol", type=_samples, default=10)
     sa.add_argument("--seed", type=_seed, default=0)
     sa.add_argument("--out", default=None, help="PNG path (default <run>/samples.png)")
+    sa.add_argument("--partial", action="store_true", help=PARTIAL_HELP)
     sa.set_defaults(func=cmd_sample)
     return p
 
@@ -379,6 +544,12 @@ def main(argv=None) -> int:
     except (ValueError, DataError, CheckpointError, NonFiniteLossError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)  # a user's mistake: one line, no traceback
         return 2
+    except KeyboardInterrupt:
+        print(
+            "interrupted: the same train command run again resumes from the last checkpoint",
+            file=sys.stderr,
+        )
+        return 130
 
 
 __all__ = ["main", "build_parser"]

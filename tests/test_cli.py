@@ -79,7 +79,7 @@ def test_another_run_in_the_same_directory_is_refused_by_name(capsys, data_dir, 
     job = (tmp_path / "job.json").read_text()
     assert main([*argv, "--H", "17"]) == 2
     err = capsys.readouterr().err
-    assert "model_cfg.H: checkpoint 16, this run 17" in err
+    assert "model.H: run 16, now 17" in err
     assert (tmp_path / "job.json").read_text() == job  # the run's record is untouched
 
 
@@ -120,7 +120,7 @@ def test_bad_paths_devices_and_sizes_are_one_line_errors(capsys, data_dir, tmp_p
         err = _user_mistake([*tiny, "--device", "cuda", "--out", str(tmp_path / "c")], capsys)
         assert "--device='cuda' is not allowed here" in err
     err = _user_mistake([*tiny, "--H", "10000000", "--out", str(tmp_path / "h")], capsys)
-    assert "--H=10000000" in err and "GiB" in err
+    assert "H=10000000" in err and "GiB" in err
     assert "has no job.json" in _user_mistake(["evaluate", "--run", str(tmp_path)], capsys)
     run = tmp_path / "run"
     assert main([*tiny, "--out", str(run), "--no-progress"]) == 0

@@ -209,7 +209,7 @@ def _main(argv, capsys):
 
 
 TRAIN = ["train", "--D", "4", "--H", "8", "--epochs", "1", "--train-size", "100"]
-TRAIN += ["--eval-size", "50", "--stages", "2", "--scale", "smoke", "--no-progress"]
+TRAIN += ["--eval-size", "50", "--scale", "smoke", "--no-progress"]
 
 
 @fuzz_options("train", examples=25)
@@ -451,3 +451,243 @@ def test_a_corrupt_data_file_is_an_error_naming_it(how, data_dir, tmp_path):
     _corrupt(tmp_path / "mnist.npz", how)
     with pytest.raises(DataError, match="mnist.npz"):
         load_dataset("mnist", data_dir=tmp_path)
+
+
+# ---- a run directory tells the truth -------------------------------------------------------
+
+TINY = ["train", "--D", "4", "--H", "8", "--train-size", "100", "--eval-size", "50"]
+TINY += ["--scale", "smoke", "--no-progress"]
+EV = ["--eval-size", "20", "--parzen-samples", "30", "--no-progress"]
+
+
+def _one_line_error(argv, capsys) -> str:
+    from evae_lite.cli import main
+
+    assert main(argv) == 2, argv
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
+    return err
+
+
+def _interrupted_run(run, monkeypatch, capsys, epochs=3):
+    """A train command stopped by Ctrl-C in its second epoch: one line, exit code 130."""
+    import evae_lite.train.loop as loop
+    from evae_lite.cli import main
+
+    real, calls = loop._minibatches, []
+
+    def ctrl_c_in_epoch_two(*a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(loop, "_minibatches", ctrl_c_in_epoch_two)
+    argv = [*TINY, "--epochs", str(epochs), "--out", str(run)]
+    assert main(argv) == 130
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("interrupted"), err
+    monkeypatch.setattr(loop, "_minibatches", real)
+    return argv
+
+
+def test_evaluate_and_sample_never_train(tmp_path, capsys, data_dir):
+    """Finding: a run directory without its checkpoint was silently retrained by evaluate."""
+    from evae_lite.cli import main
+
+    run = tmp_path / "run"
+    assert main([*TINY, "--epochs", "1", "--out", str(run)]) == 0
+    (run / "checkpoint.pt").unlink()
+    for cmd in (["evaluate", "--run", str(run), *EV], ["sample", "--run", str(run)]):
+        err = _one_line_error(cmd, capsys)
+        assert "no checkpoint.pt" in err and "train" in err
+        assert not (run / "checkpoint.pt").exists()
+
+
+def test_outputs_of_a_model_that_is_gone_are_removed_saying_so(tmp_path, capsys, data_dir):
+    """Finding: retrained with another configuration, the run kept the old evaluation.json and
+    samples.png beside the new model."""
+    from evae_lite.cli import main
+
+    run = tmp_path / "run"
+    assert main([*TINY, "--epochs", "1", "--out", str(run)]) == 0
+    assert main(["evaluate", "--run", str(run), *EV]) == 0
+    assert main(["sample", "--run", str(run), "--n", "4"]) == 0
+    old = json.loads((run / "evaluation.json").read_text())
+    assert old["checkpoint_sha256"] and not old["partial"]
+    capsys.readouterr()
+    (run / "checkpoint.pt").unlink()  # the checkpoint error's own advice
+    assert main([*TINY, "--epochs", "1", "--H", "9", "--out", str(run)]) == 0
+    out = capsys.readouterr().out
+    for name in ("evaluation.json", "samples.png"):
+        assert not (run / name).exists() and f"removed {run / name}" in out
+    assert json.loads((run / "summary.json").read_text())["model_cfg"]["H"] == 9
+
+
+def test_an_unfinished_run_is_refused_unless_asked_and_then_says_partial(
+    tmp_path, capsys, monkeypatch, data_dir
+):
+    """Finding: sample on a run killed after its first checkpoint sampled the half-trained
+    model without a word. Ctrl-C: one line, exit 130; the same command resumes."""
+    from evae_lite.cli import main
+
+    run = tmp_path / "run"
+    argv = _interrupted_run(run, monkeypatch, capsys)
+    for cmd in (["evaluate", "--run", str(run), *EV], ["sample", "--run", str(run), "--n", "4"]):
+        err = _one_line_error(cmd, capsys)
+        assert "unfinished: 1 of 3 epochs" in err and "--partial" in err
+        assert main([*cmd, "--partial"]) == 0
+        assert "PARTIAL" in capsys.readouterr().out or cmd[0] == "sample"
+    assert json.loads((run / "evaluation.json").read_text())["partial"] is True
+    assert main(argv) == 0  # resumes to the end; what described epoch 1 goes
+    assert not (run / "evaluation.json").exists() and not (run / "samples.png").exists()
+    assert json.loads((run / "summary.json").read_text())["epochs"] == 3
+
+
+@pytest.mark.parametrize(
+    "flags,needle",
+    [
+        (["--schedule", "burda", "--stages", "2", "--epochs", "2"], "--epochs=2 is not allowed"),
+        (["--kind", "likelihood", "--epochs", "3"], "--epochs=3 is not allowed with the burda"),
+        (["--stages", "2"], "--stages=2 is not allowed with the constant schedule"),
+        (["--tau-start", "2"], "--tau-start=2.0 is not allowed with --q-y point"),
+        (["--free-bits", "1e39"], "free_bits=1e+39 is not allowed: beyond what float32"),
+        (["--kl-weight=-1e39"], "kl_weight=-1e+39 is not allowed: beyond what float32"),
+        (["--model", "mvae", "--K", "2", "--component-H", "1000000000"], "does not fit in memory"),
+    ],
+)
+def test_a_flag_that_cannot_apply_is_refused_naming_it(flags, needle, tmp_path, capsys, data_dir):
+    """Findings: --epochs under the burda schedule trained the schedule's length and recorded
+    the flag; --component-H escaped the memory check; --free-bits 1e39 overflowed float32."""
+    err = _one_line_error([*TINY, *flags, "--out", str(tmp_path / "r")], capsys)
+    assert needle in err, err
+    assert not (tmp_path / "r" / "checkpoint.pt").exists()
+
+
+def test_evaluate_refuses_what_it_would_ignore_or_not_fit(tmp_path, capsys, data_dir):
+    from evae_lite.cli import main
+
+    run = tmp_path / "run"
+    assert main([*TINY, "--epochs", "1", "--out", str(run)]) == 0
+    err = _one_line_error(["evaluate", "--run", str(run), "--iwae-size", "5"], capsys)
+    assert "--iwae-size=5 is not allowed without --iwae-k" in err
+    big = ["evaluate", "--run", str(run), "--parzen-samples", "10000000"]
+    assert "does not fit in memory" in _one_line_error(big, capsys)
+
+
+def test_a_sealed_file_from_another_version_is_named_with_its_field(tmp_path, capsys, data_dir):
+    """Finding: a validly sealed job.json with a field this version does not know ended in a
+    TypeError traceback."""
+    from evae_lite.cli import main
+    from evae_lite.sealed import read_sealed_json, write_sealed_json
+
+    run = tmp_path / "run"
+    assert main([*TINY, "--epochs", "1", "--out", str(run)]) == 0
+    job = read_sealed_json(run / "job.json")
+    write_sealed_json(run / "job.json", {**job, "version": "7.0", "new_thing": 1})
+    err = _one_line_error(["evaluate", "--run", str(run), *EV], capsys)
+    assert str(run / "job.json") in err and "'new_thing'" in err and "7.0" in err
+    job["model"]["wings"] = 2
+    write_sealed_json(run / "job.json", job)
+    err = _one_line_error(["sample", "--run", str(run)], capsys)
+    assert "'wings'" in err and "ModelConfig" in err
+
+
+def test_a_job_checks_the_types_of_its_fields():
+    """Finding: Job accepted a dict for `model` and failed deep inside training."""
+    import numpy as np
+
+    with pytest.raises(TypeError, match=r"model=\{.*need a ModelConfig \(e\.g\. ModelConfig"):
+        Job({"model": "vae"}, TrainConfig())
+    with pytest.raises(TypeError, match="train=.*need a TrainConfig"):
+        Job(ModelConfig(), None)
+    job = Job(ModelConfig(), TrainConfig(), eval_size=np.int64(5), parzen_samples=np.int32(7))
+    assert job.eval_size == 5 and type(job.eval_size) is int and type(job.parzen_samples) is int
+
+
+def test_ctrl_c_in_a_real_process_stops_with_one_line_and_resumes_exactly(data_dir, tmp_path):
+    import signal
+    import time
+
+    argv = [*KILL_RUN, "--epochs", "6"]
+    ref = _cli([*argv, "--out", str(tmp_path / "ref")])
+    assert ref.wait(timeout=300) == 0, ref.stdout.read()
+    run = tmp_path / "run"
+    p = _cli([*argv, "--out", str(run)])
+    while not (run / "checkpoint.pt").exists() and p.poll() is None:
+        time.sleep(0.05)
+    p.send_signal(signal.SIGINT)
+    out = p.stdout.read()
+    if p.wait(timeout=60) == 0:
+        pytest.skip("the run ended before the signal arrived")
+    assert p.returncode == 130, out
+    assert out.strip().splitlines()[-1].startswith("interrupted") and "Traceback" not in out
+    assert _cli([*argv, "--out", str(run)]).wait(timeout=300) == 0
+    a, b = _weights(tmp_path / "ref"), _weights(run)
+    assert all(torch.equal(a[0][k], b[0][k]) for k in a[0]) and torch.equal(a[1], b[1])
+
+
+# ---- flags drawn together: conflicts between them are the fuzzer's to find -----------------
+
+
+# for each option, values of its own kind, so that most draws run and options meet each other
+def _plausible(dest, kind):
+    from evae_lite.model.config import MODELS, Q_Y
+    from evae_lite.runs.scales import KINDS, SCALE_NAMES
+    from evae_lite.train.config import SCHEDULES
+    from evae_lite.train.objective import KL_SCHEDULES
+
+    words = dict(model=MODELS, q_y=Q_Y, schedule=SCHEDULES, kl_schedule=KL_SCHEDULES)
+    words.update(dataset=("mnist", "faces"), device=("cpu", "auto"), kind=KINDS)
+    words.update(scale=SCALE_NAMES)
+    if dest in words:
+        return st.sampled_from(list(words[dest]))
+    if kind is float:
+        return st.sampled_from(["0.5", "0.25", "0", "2", "1e-3"])
+    return st.sampled_from(["1", "2", "3", "4", "8"])
+
+
+def _drawn_option():
+    return st.sampled_from(_options("train")).flatmap(
+        lambda o: st.tuples(st.just(o), st.one_of(*[_plausible(o[1], o[2])] * 3, TYPED))
+    )
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    drawn=st.lists(
+        _drawn_option(),
+        min_size=2,
+        max_size=3,
+        unique_by=lambda t: t[0][0],
+    )
+)
+@example(drawn=[(("--schedule", "schedule", None), "burda"), (("--epochs", "epochs", None), "2")])
+@example(drawn=[(("--kind", "kind", None), "likelihood"), (("--epochs", "epochs", None), "3")])
+def test_flags_drawn_together_apply_or_are_refused(drawn, tmp_path_factory, capsys, data_dir):
+    """Two or three options at once: the run either refuses them in one line, or records each
+    value given and trains the length its schedule says, with every flag in effect."""
+    from evae_lite.cli import build_parser
+    from evae_lite.sealed import read_sealed_json
+
+    out = tmp_path_factory.mktemp("combo")
+    flags = [f"{flag}={text}" for (flag, _, _), text in drawn]
+    if _main([*TINY, *flags, "--out", str(out)], capsys) != 0:
+        return
+    job = read_sealed_json(out / "job.json")
+    parsed = build_parser().parse_args([*TINY, *flags])
+    for (_, dest, _), _text in drawn:
+        if dest == "kind":
+            continue  # a row of the table of scales: the sizes follow it
+        where = next(d for d in (job["model"], job["train"], job) if dest in d)
+        assert where[dest] == getattr(parsed, dest), (flags, dest)
+    t = TrainConfig(**job["train"])
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["epochs"] == t.total_epochs, flags
+    given = {dest for (_, dest, _), _ in drawn}
+    assert "epochs" not in given or t.schedule == "constant", flags
+    assert "stages" not in given or t.schedule == "burda", flags
+    q_y = job["model"]["q_y"]
+    assert not given & {"tau_start", "tau_end"} or q_y in ("gumbel", "gumbel_st"), flags

@@ -20,8 +20,11 @@ def image_grid(images: torch.Tensor, image_shape: tuple[int, int], ncol: int = 1
     return grid
 
 
-def save_grid(path, images, image_shape, ncol: int = 10, title: str | None = None) -> None:
-    """Write an image grid as a PNG (black ink on white is how the paper shows digits)."""
+def save_grid(
+    path, images, image_shape, ncol: int = 10, title: str | None = None, metadata=None
+) -> None:
+    """Write an image grid as a PNG (black ink on white is how the paper shows digits);
+    metadata: text fields stored in the PNG."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -33,7 +36,7 @@ def save_grid(path, images, image_shape, ncol: int = 10, title: str | None = Non
     ax.axis("off")
     if title:
         ax.set_title(title, fontsize=9)
-    fig.savefig(path, dpi=100, bbox_inches="tight")
+    fig.savefig(path, dpi=100, bbox_inches="tight", metadata=metadata)
     plt.close(fig)
 
 

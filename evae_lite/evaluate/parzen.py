@@ -78,12 +78,17 @@ def parzen_log_density(
     *,
     batch_size: int = 500,
     dtype: torch.dtype | None = None,
+    progress: bool = False,
+    desc: str = "Parzen",
 ) -> torch.Tensor:
     """log p(x) under the Parzen window of `samples` for every sigma: (N, len(sigmas)), float64.
 
     dtype: of the distance computation; default float32 unless `needs_float64` says the
-    smallest bandwidth is too narrow for float32's cancellation error.
+    smallest bandwidth is too narrow for float32's cancellation error. progress: a bar over
+    the batches of x.
     """
+    from tqdm.auto import tqdm
+
     sigmas = [float(s) for s in sigmas]
     if not sigmas or min(sigmas) <= 0:
         raise ValueError(f"sigmas={sigmas} is not allowed: need positive bandwidths")
@@ -104,7 +109,7 @@ def parzen_log_density(
         device=x.device,
     )
     out = []
-    for i in range(0, x.shape[0], batch_size):
+    for i in tqdm(range(0, x.shape[0], batch_size), desc=desc, disable=not progress):
         xb = x[i : i + batch_size].to(dtype)
         # ||x - s||^2 = ||x||^2 + (||s||^2 - 2 x.s): the row's own ||x||^2 is added only to
         # the row minimum, since it cancels from the shifted distances below.
@@ -140,10 +145,16 @@ class ParzenResult:
 
 @torch.no_grad()
 def parzen_evaluate(
-    samples: torch.Tensor, x_val: torch.Tensor, x_test: torch.Tensor, sigmas=DEFAULT_SIGMAS
+    samples: torch.Tensor,
+    x_val: torch.Tensor,
+    x_test: torch.Tensor,
+    sigmas=DEFAULT_SIGMAS,
+    *,
+    progress: bool = False,
 ) -> ParzenResult:
     """Choose sigma on x_val by the grid, then report mean and standard error on x_test."""
-    val = parzen_log_density(x_val, samples, sigmas).mean(0)
+    bar = dict(progress=progress)
+    val = parzen_log_density(x_val, samples, sigmas, desc="Parzen: bandwidth", **bar).mean(0)
     best = int(val.argmax())
     sigma = float(sigmas[best])
     if best in (0, len(sigmas) - 1) and len(sigmas) > 1:
@@ -154,7 +165,7 @@ def parzen_evaluate(
             f"[{min(sigmas):.3g}, {max(sigmas):.3g}]; widen the grid",
             stacklevel=2,
         )
-    lp = parzen_log_density(x_test, samples, [sigma])[:, 0]
+    lp = parzen_log_density(x_test, samples, [sigma], desc="Parzen: test", **bar)[:, 0]
     return ParzenResult(
         sigma=sigma,
         mean=float(lp.mean()),
@@ -167,13 +178,29 @@ def parzen_evaluate(
 
 
 @torch.no_grad()
+def generate(model, n_samples: int, seed: int = 0) -> torch.Tensor:
+    """`n_samples` generations (decoder means of prior draws), (n_samples, P), from a
+    generator seeded with `seed`: the samples every measure of samples compares."""
+    device = next(model.parameters()).device
+    g = torch.Generator(device=device).manual_seed(seed)
+    return torch.cat(
+        [model.sample(min(1000, n_samples - i), generator=g) for i in range(0, n_samples, 1000)]
+    )
+
+
+@torch.no_grad()
 def parzen_score(
-    model, x_val, x_test, *, n_samples: int = 10_000, sigmas=DEFAULT_SIGMAS, seed: int = 0
+    model,
+    x_val,
+    x_test,
+    *,
+    n_samples: int = 10_000,
+    sigmas=DEFAULT_SIGMAS,
+    seed: int = 0,
+    progress: bool = False,
 ) -> ParzenResult:
     """Parzen score of a model: `n_samples` generations (decoder means) as the window centres."""
     device = next(model.parameters()).device
-    g = torch.Generator(device=device).manual_seed(seed)
-    samples = torch.cat(
-        [model.sample(min(1000, n_samples - i), generator=g) for i in range(0, n_samples, 1000)]
-    )
-    return parzen_evaluate(samples, x_val.to(device), x_test.to(device), sigmas)
+    samples = generate(model, n_samples, seed)
+    x_val, x_test = x_val.to(device), x_test.to(device)
+    return parzen_evaluate(samples, x_val, x_test, sigmas, progress=progress)

@@ -17,13 +17,17 @@ from pathlib import Path
 
 import torch
 
+from ..evaluate.features import SampleFeatures
 from ..evaluate.parzen import ParzenResult
 from ..model import ModelConfig, param_count
-from ..model.config import choice
+from ..model.config import choice, plain_numbers
+from ..sealed import from_fields
 from ..train import TrainConfig, TrainResult, fixed_binarization
 from .scales import get_scale
 
-MEASURES = ("units", "parzen", "iwae", "mi")
+# features: the second measure of samples (Fréchet distance, precision and recall in a digit
+# classifier's feature space, evaluate/features.py), on the same samples as Parzen
+MEASURES = ("units", "parzen", "iwae", "mi", "features")
 # Evaluation images get one fixed binarization, the same for every seed and model, so that
 # results can be compared image by image.
 EVAL_BINARIZATION_SEED = 0
@@ -58,6 +62,16 @@ class Job:
     def __post_init__(self):
         from ..data import DATASETS
 
+        plain_numbers(self)
+        for name, kind in (("model", ModelConfig), ("train", TrainConfig), ("tag", dict)):
+            v = getattr(self, name)
+            if not isinstance(v, kind):
+                raise TypeError(
+                    f"{name}={v!r} is not allowed: need a {kind.__name__}"
+                    + (f" (e.g. {kind.__name__}(**{name}))" if isinstance(v, dict) else "")
+                )
+        if self.scale is not None and not isinstance(self.scale, str):
+            raise TypeError(f"scale={self.scale!r} is not allowed: need a scale's name or None")
         choice("dataset", self.dataset, DATASETS)
         if not isinstance(self.measures, tuple):
             raise ValueError(f"measures={self.measures!r} is not allowed: need a tuple")
@@ -144,14 +158,17 @@ class Job:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_json(cls, d: dict) -> Job:
+    def from_json(cls, d: dict, where: str = "a job", version: str | None = None) -> Job:
+        """The job of `to_json`; a field this version does not know (or lacks) is a
+        sealed.FormatError naming `where` and the `version` that wrote it."""
         d = dict(d)
-        d["model"] = ModelConfig(**d["model"])
-        d["train"] = TrainConfig(**d["train"])
-        d["measures"] = tuple(d["measures"])
-        if d.get("parzen_sigmas") is not None:
-            d["parzen_sigmas"] = tuple(d["parzen_sigmas"])
-        return cls(**d)
+        for name, kind in (("model", ModelConfig), ("train", TrainConfig)):
+            if isinstance(d.get(name), dict):
+                d[name] = from_fields(kind, d[name], where, version)
+        for name in ("measures", "parzen_sigmas"):
+            if isinstance(d.get(name), list):
+                d[name] = tuple(d[name])
+        return from_fields(cls, d, where, version)
 
 
 @dataclass(frozen=True)
@@ -210,17 +227,18 @@ class JobResult:
     parzen: ParzenResult | None = None
     iwae: Lk | None = None
     mi: float | None = None  # I(x; z) under the encoder on the validation images, nats
+    features: SampleFeatures | None = None  # the second measure of samples
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_json(cls, d: dict) -> JobResult:
+    def from_json(cls, d: dict, where: str = "a result") -> JobResult:
         d = dict(d)
-        d["units"] = Units(**d["units"]) if d.get("units") else None
-        d["parzen"] = ParzenResult(**d["parzen"]) if d.get("parzen") else None
-        d["iwae"] = Lk(**d["iwae"]) if d.get("iwae") else None
-        return cls(**d)
+        kinds = (("units", Units), ("parzen", ParzenResult), ("iwae", Lk))
+        for name, kind in (*kinds, ("features", SampleFeatures)):
+            d[name] = from_fields(kind, d[name], where) if d.get(name) else None
+        return from_fields(cls, d, where)
 
 
 @dataclass(frozen=True)
@@ -284,11 +302,11 @@ def trained(
         )
 
 
-def measure(job: Job, res: TrainResult, given: Inputs) -> JobResult:
-    """The job's measurements of a trained model."""
+def measure(job: Job, res: TrainResult, given: Inputs, *, progress: bool = False) -> JobResult:
+    """The job's measurements of a trained model (progress: bars over the long passes)."""
     model, i = res.model, given
     dev = next(model.parameters()).device
-    units = parzen = lk = mi = None
+    units = parzen = lk = mi = features = None
     xv = i.x_val.to(dev)
     if "units" in job.measures:
         from ..evaluate.activity import THRESHOLD_BURDA_CODE, unit_report
@@ -316,13 +334,24 @@ def measure(job: Job, res: TrainResult, given: Inputs) -> JobResult:
             n_samples=job.parzen_samples,
             sigmas=job.parzen_sigmas or DEFAULT_SIGMAS,
             seed=job.seed,
+            progress=progress,
         )
+    if "features" in job.measures:
+        from ..evaluate.features import sample_features
+        from ..evaluate.parzen import generate
+        from .classifier import classifier
+
+        if i.data.train_labels is None:
+            raise ValueError(f"measures 'features' is not allowed for {job.dataset}: no labels")
+        net = classifier(job.dataset, progress=progress).net.to(dev)
+        samples = generate(model, job.parzen_samples, job.seed)  # Parzen's own samples
+        features = sample_features(samples, i.x_test.to(dev), net)
     if "iwae" in job.measures:
         from ..evaluate.iwae import log_likelihood
 
         xt = i.x_test if job.iwae_size is None else i.x_test[: job.iwae_size]
         xt = eval_images(xt.to(dev), i.data.binary)
-        ll = log_likelihood(model, xt, job.iwae_k, seed=job.seed)
+        ll = log_likelihood(model, xt, job.iwae_k, seed=job.seed, progress=progress)
         lk = Lk(job.iwae_k, float(ll.mean()), _stderr(ll), len(ll), ll.tolist())
     if "mi" in job.measures:
         from ..evaluate.mutual_info import mutual_information
@@ -341,6 +370,7 @@ def measure(job: Job, res: TrainResult, given: Inputs) -> JobResult:
         parzen=parzen,
         iwae=lk,
         mi=mi,
+        features=features,
     )
 
 
@@ -366,7 +396,7 @@ def run(
 
     def compute() -> dict:
         res = trained(job, run_dir=run_dir, progress=progress, given=given)
-        return measure(job, res, given).to_json()
+        return measure(job, res, given, progress=progress).to_json()
 
     if run_dir is not None:
         return JobResult.from_json(compute())
@@ -422,6 +452,9 @@ class Aggregate:
     parzen_images: float | None = None
     iwae: Spread | None = None
     iwae_images: float | None = None
+    fd: Spread | None = None  # the Fréchet distance of the classifier's features
+    precision: Spread | None = None
+    recall: Spread | None = None
 
 
 def aggregate(results: list[JobResult]) -> Aggregate:
@@ -444,4 +477,7 @@ def aggregate(results: list[JobResult]) -> Aggregate:
     if all(r.iwae for r in results):
         out["iwae"] = Spread.of(r.iwae.mean for r in results)
         out["iwae_images"] = mean([r.iwae.stderr for r in results])
+    if all(r.features for r in results):
+        for name in ("fd", "precision", "recall"):
+            out[name] = Spread.of(getattr(r.features, name) for r in results)
     return Aggregate(**out)
