@@ -422,3 +422,26 @@ def test_without_the_runtime_the_explorer_says_why_and_the_sliders_stay(browser,
         assert page.evaluate(WITH_SLIDERS), "the page's sliders are gone"
     finally:
         context.close()
+
+
+def test_an_explorer_page_opened_from_disk_says_how_to_serve_it(browser, built_site):
+    """Opened by file:// (as the build's own message suggests), chapter 7's explorers cannot
+    load their ES module; each says so in a visible line with the command that serves the
+    folder, and the page's plotly sliders still draw."""
+    chapter = site.explorers.EXPLORERS[0].chapter
+    context, external = _offline_context(browser)
+    page = context.new_page()
+    try:
+        page.goto((built_site / "book" / f"{chapter}.html").as_uri(), wait_until="load")
+        for e in site.explorers.EXPLORERS:
+            status = page.locator(f'.evae-explorer[data-name="{e.name}"] .evae-explorer-status')
+            status.wait_for(state="visible", timeout=10_000)
+            text = status.inner_text()
+            assert "opened from disk" in text, text
+            assert f'python -m http.server -d "{built_site.as_posix()}"' in text, text
+            assert f"http://localhost:8000/book/{chapter}.html" in text, text
+        page.wait_for_function(ALL_DRAWN, timeout=15_000)
+        assert page.evaluate(WITH_SLIDERS), "the page's sliders are gone"
+    finally:
+        context.close()
+    assert not external, f"the page requested other hosts: {external}"
