@@ -6,9 +6,11 @@ document.addEventListener("DOMContentLoaded", () => {
   // module scripts run before DOMContentLoaded: an explorer without its entry never started
   for (const root of document.querySelectorAll(".evae-explorer")) {
     if (window.evaeExplorers && window.evaeExplorers[root.dataset.name]) continue;
-    if (root.querySelector(".evae-explorer-status")) continue;
-    const status = document.createElement("p");
+    // the notebook's own line, if its output has one, is replaced
+    const status = root.querySelector(".evae-explorer-status") ||
+      root.appendChild(document.createElement("p"));
     status.className = "evae-explorer-status evae-explorer-failed";
+    status.textContent = "";
     const frames = " The sliders above show the same manifolds from pre-rendered frames.";
     if (location.protocol === "file:") {
       // the book's folder: the pages' _static/ lies in it (data-base is relative to the page)
@@ -32,6 +34,5 @@ document.addEventListener("DOMContentLoaded", () => {
     } else {
       status.append("The live explorer could not start (its script did not load)." + frames);
     }
-    root.append(status);
   }
 });
