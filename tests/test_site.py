@@ -151,6 +151,15 @@ WIDGETS = """() => [...document.querySelectorAll(
         'script[type="application/vnd.jupyter.widget-view+json"]')]
     .map(s => { const p = s.previousElementSibling;
                 return !!(p && p.classList.contains('widget-subarea') && p.children.length); })"""
+# the tables of the cell outputs (outermost ones), each as its number of rows, and the first
+# lines of the paragraphs that start with a pipe: a Markdown table shown as text
+TABLES = """() => ({
+    tables: [...document.querySelectorAll('.cell_output table')]
+        .filter(t => !t.parentElement.closest('table'))
+        .map(t => (t.getBoundingClientRect().height > 0) ? t.rows.length : -t.rows.length),
+    pipes: [...document.querySelectorAll('p')].map(p => p.textContent.trim())
+        .filter(s => s.startsWith('|')).map(s => s.split('\\n')[0].slice(0, 80)),
+})"""
 MATHJAX_DONE = """() => (window.MathJax && MathJax.startup && MathJax.startup.promise)
     ? MathJax.startup.promise.then(() => true) : true"""
 
@@ -207,6 +216,7 @@ def test_page_offline_and_interactive(browser, server, doc):
             page.wait_for_function(f"() => ({WIDGETS})().every(x => x)", timeout=10_000)
         except Exception:
             problems.append(f"widgets rendered (per widget view): {page.evaluate(WIDGETS)}")
+        problems += _table_problems(page, doc)
         page.wait_for_timeout(200)  # let late errors arrive
     finally:
         context.close()
@@ -216,6 +226,37 @@ def test_page_offline_and_interactive(browser, server, doc):
     assert not errors, f"{where} had JavaScript errors: {errors}"
     assert not bad_responses, f"{where} had failed requests: {bad_responses}"
     assert not problems, f"{where}: " + "; ".join(problems)
+
+
+def _table_problems(page, doc: str) -> list[str]:
+    """The page's tables as its notebook's outputs hold them: each a visible <table> with as
+    many rows as the notebook's table (header included), and no table left as a paragraph
+    of pipe-separated text."""
+    src = site.doc_source(ROOT, doc)
+    found = page.evaluate(TABLES)
+    problems = [f"a table is shown as text: a paragraph starts {p!r}" for p in found["pipes"]]
+    if src.suffix == ".ipynb" and site.was_executed(_read(src)):
+        want = site.pages.expected_tables(src)
+        if found["tables"] != want:
+            problems.append(
+                f"its outputs show tables of {found['tables']} rows (negative: not visible), "
+                f"but {src.name}'s outputs hold tables of {want} rows"
+            )
+    return problems
+
+
+def _read(path: Path):
+    import nbformat
+
+    return nbformat.read(path, as_version=4)
+
+
+def test_every_chapter_table_is_counted():
+    """The notebooks hold the tables that the browser test counts (24 when this was written,
+    on 12 of the 14 chapters): a parser that found none would let every page pass."""
+    counts = [site.pages.expected_tables(site.doc_source(ROOT, d)) for d in _pages()]
+    assert sum(len(c) for c in counts) >= 20
+    assert all(rows >= 2 for c in counts for rows in c), counts
 
 
 def _track_requests(page) -> set:
@@ -381,3 +422,26 @@ def test_without_the_runtime_the_explorer_says_why_and_the_sliders_stay(browser,
         assert page.evaluate(WITH_SLIDERS), "the page's sliders are gone"
     finally:
         context.close()
+
+
+def test_an_explorer_page_opened_from_disk_says_how_to_serve_it(browser, built_site):
+    """Opened by file:// (as the build's own message suggests), chapter 7's explorers cannot
+    load their ES module; each says so in a visible line with the command that serves the
+    folder, and the page's plotly sliders still draw."""
+    chapter = site.explorers.EXPLORERS[0].chapter
+    context, external = _offline_context(browser)
+    page = context.new_page()
+    try:
+        page.goto((built_site / "book" / f"{chapter}.html").as_uri(), wait_until="load")
+        for e in site.explorers.EXPLORERS:
+            status = page.locator(f'.evae-explorer[data-name="{e.name}"] .evae-explorer-status')
+            status.wait_for(state="visible", timeout=10_000)
+            text = status.inner_text()
+            assert "opened from disk" in text, text
+            assert f'python -m http.server -d "{built_site.as_posix()}"' in text, text
+            assert f"http://localhost:8000/book/{chapter}.html" in text, text
+        page.wait_for_function(ALL_DRAWN, timeout=15_000)
+        assert page.evaluate(WITH_SLIDERS), "the page's sliders are gone"
+    finally:
+        context.close()
+    assert not external, f"the page requested other hosts: {external}"

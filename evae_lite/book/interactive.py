@@ -212,10 +212,17 @@ def manifold_explorer(model, x_train, y_star, labels, image_shape=(28, 28), n_ne
     return W.VBox([W.HBox([pick]), W.HBox([z1, z2]), out])
 
 
+EXPLORER_ELSEWHERE = (
+    "The live explorer runs in the book's pages, served from a web server; here it does not "
+    "start. The sliders above show the same manifolds from pre-rendered frames."
+)
+
+
 def browser_explorer(name: str) -> None:
     """The explorer of `evae_lite.site.explorers` named `name`, which decodes in the reader's
     browser: in the built book, its trained decoder runs in onnxruntime-web beside the page;
-    where nothing serves it (a live notebook), it says that it cannot start."""
+    where nothing serves it (a live notebook), its line says that it does not start there
+    (explorer.js replaces the line when it starts)."""
     from IPython.display import HTML, display
 
     from ..site.explorers import by_name
@@ -223,7 +230,8 @@ def browser_explorer(name: str) -> None:
     by_name(name)  # a clear error for an unknown name
     display(
         HTML(
-            f'<div class="evae-explorer" data-name="{name}" data-base="../_static/"></div>\n'
+            f'<div class="evae-explorer" data-name="{name}" data-base="../_static/">'
+            f'<p class="evae-explorer-status">{EXPLORER_ELSEWHERE}</p></div>\n'
             '<script type="module" src="../_static/vendor/explorer/explorer.js"></script>'
         )
     )

@@ -111,6 +111,18 @@ def build(root: Path, toc: str | None = None, log=print) -> Path:
     return html_dir
 
 
+def serve_hint(html_dir: Path) -> str:
+    """How to read the built book: served, since a page opened from disk runs no explorer."""
+    try:
+        where = html_dir.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        where = html_dir
+    return (
+        f"read it served (the explorers of chapter 7 do not run in pages opened from disk): "
+        f"python -m http.server -d {where}, then open http://localhost:8000/"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evae_lite.site", description=__doc__)
     parser.add_argument("command", choices=["build", "vendor", "check"])
@@ -130,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             out = build(root, args.toc)
             print(f"the book is in {out}")
+            print(serve_hint(out))
     except SiteError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

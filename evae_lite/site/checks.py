@@ -1,5 +1,6 @@
 """Checks of the built pages: every page of the toc exists, loads nothing from another host,
-draws every plotly figure of its notebook, and has its Colab/Binder links."""
+draws every plotly figure of its notebook, shows its notebook's tables as tables (no Markdown
+table left as a paragraph of pipes), and has its Colab/Binder links."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from .pages import (
     PLOTLY_DIV,
     doc_source,
     expected_plotly_figures,
+    expected_tables,
     notebook_was_executed,
     page_path,
     toc_docs,
@@ -58,6 +60,55 @@ def external_resources(page: Path) -> list[str]:
     return [u for u in urls if urlparse(u).scheme in ("http", "https") or u.startswith("//")]
 
 
+class _Tables(html.parser.HTMLParser):
+    """What a built page shows as tables: the tables of its cell outputs (outermost ones, each
+    as its number of rows), and the paragraphs that start with a pipe (a Markdown table that
+    was rendered as text)."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables: list[int] = []
+        self.pipe_paragraphs: list[str] = []
+        self._divs: list[bool] = []  # open divs: whether each is a cell output
+        self._table_depth = 0
+        self._paragraph: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "div":
+            self._divs.append("cell_output" in (dict(attrs).get("class") or "").split())
+        elif tag == "table":
+            self._table_depth += 1
+            if self._table_depth == 1 and any(self._divs):
+                self.tables.append(0)
+        elif tag == "tr" and self._table_depth == 1 and any(self._divs):
+            self.tables[-1] += 1
+        elif tag == "p":
+            self._paragraph = []
+
+    def handle_endtag(self, tag):
+        if tag == "div" and self._divs:
+            self._divs.pop()
+        elif tag == "table" and self._table_depth:
+            self._table_depth -= 1
+        elif tag == "p" and self._paragraph is not None:
+            text = "".join(self._paragraph).strip()
+            if text.startswith("|"):
+                self.pipe_paragraphs.append(text.splitlines()[0][:80])
+            self._paragraph = None
+
+    def handle_data(self, data):
+        if self._paragraph is not None:
+            self._paragraph.append(data)
+
+
+def page_tables(text: str) -> tuple[list[int], list[str]]:
+    """A built page's tables in its cell outputs (each as its number of rows) and the
+    beginnings of its paragraphs that start with a pipe."""
+    p = _Tables()
+    p.feed(text)
+    return p.tables, p.pipe_paragraphs
+
+
 def check_site(root: Path, toc: str | None = None, html_dir: Path | None = None) -> list[str]:
     """Check the built pages; returns the failures (empty: all good)."""
     html_dir = html_dir or root / "_build" / "html"
@@ -92,6 +143,14 @@ def check_site(root: Path, toc: str | None = None, html_dir: Path | None = None)
                 f"{doc}.html has {got} plotly-graph-div(s) but {src.name} has {want} plotly "
                 "figure(s): a figure was dropped (display plotly figures through "
                 "evae_lite.book.show_plotly)"
+            )
+        tables, pipes = page_tables(text)
+        for para in pipes:
+            failures.append(f"{doc}.html shows a table as text, a paragraph starting {para!r}")
+        if notebook_was_executed(src) and tables != expected_tables(src):
+            failures.append(
+                f"{doc}.html has tables of {tables} rows in its outputs but {src.name}'s "
+                f"outputs hold tables of {expected_tables(src)} rows"
             )
         name = f"{doc}.ipynb"
         colab = re.search(

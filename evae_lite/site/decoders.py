@@ -7,6 +7,9 @@ is what ``EpitomicVAE.decode(z, y)`` feeds its decoder, so one graph serves ever
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import warnings
 from pathlib import Path
 
 import torch
@@ -35,6 +38,22 @@ def plane_point(D: int, dims: tuple[int, int], u: float, v: float) -> torch.Tens
     return z
 
 
+@contextlib.contextmanager
+def _exporter_quiet():
+    """The exporter's own chatter kept from the user: its log lines (torchvision's ops it
+    skips, not being installed) and the deprecation warnings of the torch internals it
+    calls. The exported graph is checked against PyTorch instead (tests/test_decoders.py)."""
+    log = logging.getLogger("torch.onnx")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        log.setLevel(level)
+
+
 def export_decoder(model: nn.Module, path: str | Path) -> Path:
     """Write `model`'s decoder mean to `path` as one self-contained ONNX file (weights
     inside, any batch size)."""
@@ -44,7 +63,7 @@ def export_decoder(model: nn.Module, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     module = DecoderMean(model).eval()
     z = torch.zeros(2, model.cfg.D)
-    with torch.no_grad():
+    with torch.no_grad(), _exporter_quiet():
         torch.onnx.export(
             module,
             (z,),

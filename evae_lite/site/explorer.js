@@ -69,8 +69,10 @@ function drawImages(ctx, x, n, h, w, ncol) {
 async function start(root, api) {
   const name = root.dataset.name;
   const base = new URL(root.dataset.base, document.baseURI).href;
-  const status = el("p", { class: "evae-explorer-status" }, "Loading the decoder…");
-  root.append(status);
+  // the line a notebook's output may carry for where this script does not run
+  const status = root.querySelector(".evae-explorer-status") ||
+    root.appendChild(el("p", { class: "evae-explorer-status" }));
+  status.textContent = "Loading the decoder…";
   const t0 = performance.now();
   let ort, session, meta;
   try {
@@ -218,7 +220,7 @@ async function start(root, api) {
 
   await choose();
   const ms = performance.now() - t0;
-  status.textContent = `Decoding in your browser: a ${meta.model === "evae" ? "eVAE" : "VAE"} ` +
+  status.textContent = `Decoding in your browser: ${meta.model === "evae" ? "an eVAE" : "a VAE"} ` +
     `with D = ${D}, trained at ${meta.setting.split(":")[0]}. Drag the point, or use the sliders.`;
   api.firstImageMs = ms;
   api.set = async (u, v, choice) => {

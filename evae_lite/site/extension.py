@@ -1,6 +1,7 @@
 """The Sphinx extension listed in _config.yml (as `evae_lite.site`): it runs only the
 notebooks that were never executed, counts plotly outputs (myst-nb skips their mime type) in
-place of myst-nb's warning about them, drops sphinx-thebe's scripts, and leaves figures
+place of myst-nb's warning about them, drops sphinx-thebe's scripts, gives the pages with an
+explorer the line that says why it cannot start from disk, and leaves figures
 unnumbered (their captions carry the paper's numbers, "Fig. 2 (ours)"), which
 sphinx-jupyterbook-latex would otherwise switch on for every builder."""
 
@@ -60,7 +61,19 @@ def _no_thebe(app, pagename, templatename, context, doctree) -> None:
 
     for key in ("script_files", "css_files"):
         if key in context:
-            context[key] = [a for a in context[key] if not is_thebe(a)]
+            # in place: the list is the builder's, which add_js_file extends for this page
+            context[key][:] = [a for a in context[key] if not is_thebe(a)]
+
+
+UNSERVED_JS = (Path(__file__).parent / "explorer_unserved.js").read_text()
+
+
+def _explorer_unserved(app, pagename, templatename, context, doctree) -> None:
+    """On a page with an explorer, an inline classic script that says why an explorer did not
+    start where explorer.js, an ES module, cannot load (a page opened from disk), and how to
+    serve the book."""
+    if 'class="evae-explorer"' in (context.get("body") or ""):
+        app.add_js_file(None, body=UNSERVED_JS)
 
 
 def _unnumbered_figures(app) -> None:
@@ -94,5 +107,6 @@ def setup(app):
     app.connect("env-before-read-docs", reset_counts)
     app.connect("build-finished", write_counts)
     app.connect("html-page-context", _no_thebe)
+    app.connect("html-page-context", _explorer_unserved)
     # the filter's counts live in this process
     return {"parallel_read_safe": False, "parallel_write_safe": True}

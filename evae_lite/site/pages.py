@@ -1,8 +1,9 @@
 """The book's pages: its root and toc, each page's source notebook, and what a notebook's
-outputs hold (errors, plotly figures, whether it was ever executed)."""
+outputs hold (errors, plotly figures, tables, whether it was ever executed)."""
 
 from __future__ import annotations
 
+import html.parser
 import os
 import re
 from pathlib import Path
@@ -100,6 +101,67 @@ def expected_plotly_figures(path: Path) -> int:
             text = data["text/html"]
             n += len(PLOTLY_DIV.findall(text if isinstance(text, str) else "".join(text)))
     return n
+
+
+def markdown_tables(text: str) -> list[int]:
+    """The pipe tables of a Markdown text, in order, each as its number of rows (the header
+    row included), as MyST (and GitHub-flavoured Markdown) read them."""
+    from markdown_it import MarkdownIt
+
+    rows, tables = 0, []
+    for token in MarkdownIt("commonmark").enable("table").parse(text):
+        if token.type == "table_open":
+            rows = 0
+        elif token.type == "tr_open":
+            rows += 1
+        elif token.type == "table_close":
+            tables.append(rows)
+    return tables
+
+
+class _HtmlTables(html.parser.HTMLParser):
+    """The tables of an HTML text (outermost ones), each as its number of rows."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables: list[int] = []
+        self.depth = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self.depth += 1
+            if self.depth == 1:
+                self.tables.append(0)
+        elif tag == "tr" and self.depth == 1:
+            self.tables[-1] += 1
+
+    def handle_endtag(self, tag):
+        if tag == "table" and self.depth:
+            self.depth -= 1
+
+
+def html_tables(text: str) -> list[int]:
+    p = _HtmlTables()
+    p.feed(text)
+    return p.tables
+
+
+def expected_tables(path: Path) -> list[int]:
+    """The tables a notebook's page must show in its outputs, in order, each as its number of
+    rows: those of its Markdown outputs (the chapters' tables) and of its HTML outputs (which
+    the page shows in place of an output's Markdown when it has both)."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    found = []
+    for _, out in _kept_outputs(nb):
+        data = out.get("data", {})
+        for mime, count in (("text/html", html_tables), ("text/markdown", markdown_tables)):
+            if mime in data:
+                text = data[mime]
+                found += count(text if isinstance(text, str) else "".join(text))
+                break
+    return found
 
 
 def page_path(html_dir: Path, doc: str) -> Path:

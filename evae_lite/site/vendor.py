@@ -69,8 +69,8 @@ def npm_install(root: Path, log=print) -> dict[str, str]:
         if npm is None:
             raise SiteError(
                 "npm is needed once to fetch MathJax, require.js, the widget manager and "
-                "onnxruntime-web "
-                "(apt-get install -y nodejs npm)"
+                "onnxruntime-web: install Node.js with its npm (on Debian, where no Node.js "
+                "is installed: apt-get install -y nodejs npm)"
             )
         prefix.mkdir(parents=True, exist_ok=True)
         cmd = [npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund"]
