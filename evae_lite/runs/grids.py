@@ -103,7 +103,8 @@ def length_jobs(scale: str = "book") -> list[Job]:
     """Table 4's decisive pairs at the paper's 200 epochs: the VAE and the eVAE (K = 4) at
     D = 48, H = 500, L in {1, 3}, each measured after every epoch count of the row's
     `snapshots` (a job per count; the longer model continues the shorter one's run, and the
-    10-epoch one is the grid's own model). Measured by activity, Parzen and L_k."""
+    10-epoch one is the grid's own model). Measured by activity, Parzen, L_k and the
+    classifier-feature measure of samples."""
     s = get_scale(scale, "length")
     D, H = (8, 500) if scale == "smoke" else (48, 500)
     jobs = []
@@ -116,6 +117,8 @@ def length_jobs(scale: str = "book") -> list[Job]:
                 tag = dict(model=name, D=D, L=L, H=H, epochs=epochs)
                 if name == "eVAE":
                     tag["K"] = 4
-                job = Job.at(cfg, scale, "length", measures=("units", "parzen", "iwae"), tag=tag)
+                job = Job.at(
+                    cfg, scale, "length", measures=("units", "parzen", "iwae", "features"), tag=tag
+                )
                 jobs.append(job.training(epochs=epochs))
     return _seeded(jobs, "length")

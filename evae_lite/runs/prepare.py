@@ -1,6 +1,7 @@
 """Train a grid's models ahead of the chapter that measures them, one at a time.
 
     python -m evae_lite.runs.prepare length --scale book      # the 200-epoch runs
+    python -m evae_lite.runs.prepare length --seeds 2         # one seed's, beside another call
 
 Runs resume from their checkpoints, so an interrupted call loses at most a few epochs, and a
 model that continues a shorter one (runs/grids.length_jobs) starts from that one's end: the
@@ -44,8 +45,18 @@ def main(argv=None) -> int:
     p.add_argument("grid", choices=sorted(GRIDS))
     p.add_argument("--scale", default="book", choices=SCALE_NAMES)
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p.add_argument(
+        "--seeds", type=int, nargs="+", help="only these seeds (e.g. one per process and core)"
+    )
     a = p.parse_args(argv)
-    seconds = prepare(GRIDS[a.grid](a.scale), threads=a.threads)
+    jobs = GRIDS[a.grid](a.scale)
+    if a.seeds is not None:
+        have = sorted({j.seed for j in jobs})
+        bad = [s for s in a.seeds if s not in have]
+        if bad:
+            p.error(f"--seeds {bad} are not in the {a.grid} grid at {a.scale}: it has {have}")
+        jobs = [j for j in jobs if j.seed in a.seeds]
+    seconds = prepare(jobs, threads=a.threads)
     print(f"{a.grid} at scale={a.scale}: every model trained ({seconds:.0f} s)")
     return 0
 

@@ -1,0 +1,129 @@
+"""The paper's training length (the chapter on training length): Table 4's decisive pairs at
+D = 48, the VAE against the eVAE (K = 4) at L = 1 and L = 3, measured after 10, 25, 50, 100
+and 200 epochs of one run per seed (`runs.grids.length_jobs`), so that a verdict decided
+after the grids' short training can be set beside the same comparison at the paper's length.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..runs import Aggregate, Spread, aggregate, trained
+from ..runs import grids as E
+from . import paper as T
+from .claims import Comparison, compare
+
+MODELS = ("VAE", "eVAE")
+# quantity -> (Aggregate field, words, the direction that is better for the eVAE)
+QUANTITIES = {
+    "parzen": ("parzen", "Parzen log-density (nats)", +1),
+    "nll": ("iwae", "$-\\mathcal{L}_k$ (nats)", -1),
+    "fd": ("fd", "Fréchet distance of the classifier's features", -1),
+    "precision": ("precision", "precision of the samples", +1),
+    "recall": ("recall", "recall of the samples", +1),
+    "active": ("active", "active units ($A_u > 0.02$)", +1),
+}
+
+
+@dataclass
+class LengthEvidence:
+    """Every (model, L, epochs) cell over its seeds, and the active units after every epoch of
+    the longest runs (from their training histories), per (model, L)."""
+
+    D: int
+    H: int
+    Ls: list[int]
+    epochs: list[int]
+    seeds: int
+    cells: dict[tuple[str, int, int], Aggregate]
+    active_runs: dict[tuple[str, int], list[list[int]]] = field(default_factory=dict)
+
+    @property
+    def active_by_epoch(self) -> dict[tuple[str, int], list[Spread]]:
+        """Active units after each epoch over the seeds' runs, per (model, L)."""
+        return {
+            k: [Spread.of(epoch) for epoch in zip(*runs)] for k, runs in self.active_runs.items()
+        }
+
+    def value(self, model: str, L: int, epochs: int, quantity: str) -> Spread:
+        """One quantity of one cell over seeds (-L_k as a positive number of nats)."""
+        name = QUANTITIES[quantity][0]
+        s = getattr(self.cells[model, L, epochs], name)
+        if s is None:
+            raise ValueError(f"{quantity!r} was not measured at {model}, L={L}, {epochs} epochs")
+        if quantity == "nll":
+            return Spread(-s.mean, s.stderr, [-v for v in s.values])
+        return s
+
+    def gap(self, L: int, epochs: int, quantity: str) -> Comparison:
+        """eVAE minus VAE in one quantity, with the standard error of the difference."""
+        return compare(
+            self.value("eVAE", L, epochs, quantity), self.value("VAE", L, epochs, quantity)
+        )
+
+    def paper(self, model: str, L: int) -> tuple[int, int] | None:
+        """The paper's Table 4 cell (Parzen nats, active units) after its 200 epochs."""
+        return T.PAPER_TABLE4.get((self.D, model, L, self.H))
+
+    def paper_gap(self, L: int, quantity: str) -> float | None:
+        """The paper's eVAE minus VAE in Parzen or active units (it reports no other)."""
+        i = {"parzen": 0, "active": 1}.get(quantity)
+        e, v = self.paper("eVAE", L), self.paper("VAE", L)
+        return None if i is None or e is None or v is None else e[i] - v[i]
+
+
+def settled(counts: list[int], within: int = 1) -> int:
+    """The first epoch (1-based) from which every count stays within `within` of the last."""
+    last = counts[-1]
+    e = len(counts)
+    while e > 1 and abs(counts[e - 2] - last) <= within:
+        e -= 1
+    return e
+
+
+def regained(counts: list[int]) -> int:
+    """The most units a run gains back after a fall: the largest rise over an earlier minimum."""
+    low, most = counts[0], 0
+    for c in counts:
+        low = min(low, c)
+        most = max(most, c - low)
+    return most
+
+
+def unit_history_words(ev: LengthEvidence) -> dict[str, str]:
+    """What the training histories say about when units die, one sentence per (model, L)."""
+    out = []
+    for (model, L), runs in sorted(ev.active_runs.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        final = Spread.of(r[-1] for r in runs)
+        late = max(settled(r) for r in runs)
+        back = max(regained(r) for r in runs)
+        out.append(
+            f"The {model} at $L = {L}$ ends with {final:.1f} active units of {ev.D}; every "
+            f"run stays within one unit of its final count from epoch {late} on (the latest of "
+            f"the {len(runs)} runs), and the most units any run regains after a fall is {back}."
+        )
+    return {"units_words": " ".join(out)}
+
+
+def length(S, workers=None) -> LengthEvidence:
+    """Measure every snapshot of the length grid over its seeds (from the results cache once
+    trained), and read the longest runs' training histories."""
+    from ..runs.sweep import sweep
+
+    jobs = E.length_jobs(S.scale.name)
+    results = sweep(jobs, workers=workers, progress=S.progress)
+    groups: dict[tuple[str, int, int], list] = {}
+    for job, res in zip(jobs, results):
+        t = job.tag
+        groups.setdefault((t["model"], t["L"], t["epochs"]), []).append(res)
+    cells = {k: aggregate(v) for k, v in groups.items()}
+    epochs = sorted({k[2] for k in cells})
+    Ls = sorted({k[1] for k in cells})
+    longest = {}
+    for job in jobs:
+        if job.tag["epochs"] == epochs[-1]:
+            longest.setdefault((job.tag["model"], job.tag["L"]), []).append(job)
+    active = {k: [[h.active for h in trained(j).history] for j in v] for k, v in longest.items()}
+    first = jobs[0].tag
+    seeds = min(len(a.seeds) for a in cells.values())
+    return LengthEvidence(first["D"], first["H"], Ls, epochs, seeds, cells, active)

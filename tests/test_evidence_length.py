@@ -1,0 +1,71 @@
+"""The training-length chapter's numbers on made-up measurements."""
+
+import pytest
+
+from evae_lite.book import evidence_length as EL
+from evae_lite.runs import Aggregate, Spread
+
+
+def test_settled_is_the_first_epoch_within_one_unit_of_the_end_for_good():
+    assert EL.settled([48, 30, 25, 24, 24, 24]) == 3  # 25 is within one of 24
+    assert EL.settled([48, 30, 24, 30, 24]) == 5  # a late excursion resets it
+    assert EL.settled([8, 8, 8]) == 1
+    assert EL.settled([10, 7, 9, 9], within=0) == 3
+
+
+def test_regained_is_the_largest_rise_over_an_earlier_minimum():
+    assert EL.regained([48, 30, 24, 24]) == 0  # only falls
+    assert EL.regained([48, 20, 26, 22, 25]) == 6  # 20 -> 26
+    assert EL.regained([5, 9]) == 4  # a rise from the start counts too
+
+
+def _agg(parzen, iwae, active, fd=(1.0, 2.0)):
+    return Aggregate(
+        seeds=[0, 1],
+        val_bound=Spread.of([100.0, 101.0]),
+        active=Spread.of(active),
+        parzen=Spread.of(parzen),
+        iwae=Spread.of(iwae),
+        fd=Spread.of(fd),
+    )
+
+
+def _evidence():
+    cells = {
+        ("VAE", 1, 10): _agg([200.0, 210.0], [-100.0, -102.0], [24, 24]),
+        ("eVAE", 1, 10): _agg([300.0, 320.0], [-110.0, -112.0], [48, 46]),
+    }
+    runs = {("VAE", 1): [[48, 30, 24], [48, 26, 25]], ("eVAE", 1): [[48, 48, 48], [48, 40, 46]]}
+    return EL.LengthEvidence(48, 500, [1], [10], 2, cells, runs)
+
+
+def test_gaps_are_evae_minus_vae_and_nll_is_minus_lk():
+    ev = _evidence()
+    assert ev.value("VAE", 1, 10, "nll").mean == pytest.approx(101.0)
+    assert ev.gap(1, 10, "parzen").gap == pytest.approx(105.0)
+    assert ev.gap(1, 10, "nll").gap == pytest.approx(10.0)  # the eVAE's -L_k is 10 nats worse
+    # standard error of a difference of two independent means (5 and 10 nats here)
+    assert ev.gap(1, 10, "parzen").stderr == pytest.approx((5.0**2 + 10.0**2) ** 0.5)
+    with pytest.raises(ValueError, match="'recall' was not measured"):
+        ev.value("VAE", 1, 10, "recall")
+
+
+def test_the_paper_gap_is_table_4s_evae_minus_vae():
+    ev = _evidence()
+    assert ev.paper("VAE", 1) == (213, 24) and ev.paper("eVAE", 1) == (319, 48)
+    assert ev.paper_gap(1, "parzen") == 106 and ev.paper_gap(1, "active") == 24
+    assert ev.paper_gap(1, "fd") is None  # the paper reports no such measure
+
+
+def test_active_by_epoch_and_the_sentence_carry_the_histories():
+    ev = _evidence()
+    a = ev.active_by_epoch["VAE", 1]
+    assert [s.mean for s in a] == [48.0, 28.0, 24.5]
+    words = EL.unit_history_words(ev)["units_words"]
+    assert "The VAE at $L = 1$ ends with 24.5 ± 0.5 active units of 48" in words
+    # the later of the two runs: [48, 30, 24] settles at epoch 3 ([48, 26, 25] at 2)
+    assert (
+        "VAE at $L = 1$ ends with 24.5 ± 0.5 active units of 48; every run stays within "
+        "one unit of its final count from epoch 3 on" in words
+    )
+    assert "regains after a fall is 6" in words  # the eVAE's second run: 40 -> 46
