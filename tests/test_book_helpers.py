@@ -96,3 +96,17 @@ def test_setup_says_the_scale_and_optionally_what_it_means(monkeypatch, capsys):
     setup("smoke", describe=False)  # grid chapters print the grid's own description
     out = capsys.readouterr().out
     assert out.startswith("scale=smoke\n") and "training images" not in out
+
+
+def test_printed_sources_name_files_not_the_machine_folders():
+    from evae_lite.book.session import without_paths
+
+    assert without_paths("EVAE_LITE_DATA=/work/x/data/mnist.npz (sha256 ok)") == (
+        "EVAE_LITE_DATA=mnist.npz (sha256 ok)"
+    )
+    assert without_paths("cached in /root/.cache/evae_lite, and C:\\d\\tfd.mat") == (
+        "cached in evae_lite, and tfd.mat"
+    )
+    url = "downloaded from https://example.org/a/b.npz (md5 ok)"
+    assert without_paths(url) == url  # a public address stays whole
+    assert without_paths("1/2 of a/b") == "1/2 of a/b"

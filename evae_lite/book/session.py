@@ -8,6 +8,7 @@ parameters cell (papermill), else from ``EVAE_LITE_SCALE``, else ``book``.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass
 
@@ -18,6 +19,12 @@ from ..runs.job import eval_images
 from ..train import TrainResult
 
 _ANY_MODEL = ModelConfig()  # for the data sizes of a job: the model does not change them
+
+
+def without_paths(text: str) -> str:
+    """`text` with every absolute path cut to its last part: what a page prints about its data
+    names the file, not the folders of the machine that ran it."""
+    return re.sub(r"(?<![\w.:/])(?:[A-Za-z]:)?[/\\](?:[^\s/\\()]+[/\\])*([^\s/\\()]+)", r"\1", text)
 
 
 def in_colab() -> bool:
