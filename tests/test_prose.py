@@ -94,3 +94,22 @@ def test_the_readme_summary_replaces_only_its_block():
     assert with_summary(text, "new table\n") == f"intro\n{BEGIN}\nnew table\n{END}\nrest"
     with pytest.raises(ValueError, match="exactly one"):
         with_summary("no markers", "x")
+
+
+# What a built page shows of a code cell, declared by one tag per cell (Jupyter Book's
+# remove-cell / remove-input / hide-input / hide-cell, and show-input for the cells that teach)
+READER_TAGS = {"remove-cell", "remove-input", "hide-input", "hide-cell", "show-input"}
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_every_code_cell_declares_what_the_reader_sees(path):
+    nb = nbformat.read(path, as_version=4)
+    for i, c in enumerate(nb.cells):
+        if c.cell_type != "code":
+            continue
+        tags = c.metadata.get("tags", [])
+        shown = [t for t in tags if t in READER_TAGS]
+        assert len(shown) == 1, f"cell {i}: tags {tags} need exactly one of {sorted(READER_TAGS)}"
+        if "parameters" in tags:
+            assert shown == ["remove-cell"], f"cell {i}: the parameters cell is plumbing"
+        assert "NBVAL" not in c.source, f"cell {i}: test markers go in tags, not in the code"
