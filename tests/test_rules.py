@@ -127,6 +127,10 @@ def test_one_of_six_cells_reversed_is_reported_and_refutes_every():
     tied = tuple((k, R.Difference(spread(100.5, 1), spread(100, 1), ">", 2)) for k in "ab")
     j = R.Cells(cells[:1] + cells[3:] + tied).judge(MNIST)
     assert j.verdict == R.INCONCLUSIVE and "tied at 2, reversed at 0" in j.why
+    lone = R.Difference(Spread.of([120.0]), spread(100, 1), ">")
+    j = R.Cells(cells[:5] + (("D = 64", lone),)).judge(MNIST)
+    assert j.verdict == R.NOT_SUPPORTED and "tied at 1, reversed at 1" in j.why
+    assert "no spread across seeds at D = 64 (1 seed)" in j.why
     with pytest.raises(ValueError, match="mode='most'"):
         R.Cells(cells, mode="most").judge(MNIST)
 

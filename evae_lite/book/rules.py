@@ -477,14 +477,19 @@ class Cells:
 
         kinds = [_cell_kind(t) for t in tests]
         rev = [k for k in range(m) if kinds[k] == "reversed"]
-        directional = any(t.sign for t in tests)
+        lone = [k for k in range(m) if kinds[k] == "lone"]
+        tied = kinds.count("tied") + len(lone)
         head = f"supported at {kinds.count(SUPPORTED)} of {m} {self.over}, " + (
-            f"tied at {kinds.count('tied')}, reversed at {len(rev)}"
-            if directional
-            else f"outside the band at {kinds.count('outside')}, undecided at {kinds.count('tied')}"
+            f"tied at {tied}, reversed at {len(rev)}"
+            if any(t.sign for t in tests)
+            else f"outside the band at {kinds.count('outside')}, undecided at {tied}"
         )
         if rev:
             head += " (" + "; ".join(cell(k) for k in rev) + ")"
+        if lone:
+            head += "; no spread across seeds at " + ", ".join(
+                f"{labels[k]} ({tests[k].seeds} seed)" for k in lone
+            )
         if self.mode == "every":
             adj = holm_adjusted([t.p_against for t in tests])
             p_for, p_against = max(t.p_support for t in tests), min(adj)
@@ -532,9 +537,10 @@ class Cells:
 
 def _cell_kind(t: _Test) -> str:
     """supported, reversed (directional, the interval beyond 0 the other way), outside (a
-    band, the interval outside it) or tied (anything else, and a cell without a spread)."""
+    band, the interval outside it), lone (no spread across seeds: a tie in the counts) or
+    tied."""
     if t.effect.stderr is None:
-        return "tied"
+        return "lone"
     if t.verdict == SUPPORTED:
         return SUPPORTED
     if t.sign and t.effect.oriented(t.sign).hi < 0:
