@@ -105,6 +105,17 @@ def test_without_the_papers_number_only_a_reversal_refutes():
     assert small.verdict == R.SUPPORTED and "short of the paper's +60.0" in small.why
 
 
+def test_a_per_seed_quantity_is_tested_against_a_number():
+    """Each seed's smallest KL of an active unit minus its largest of an inactive one: a
+    one-sample t on the gaps, n - 1 degrees of freedom, the same as scipy's."""
+    gaps = Spread.of([0.11, 0.09, 0.16])
+    j = R.Difference(gaps, 0.0, ">", None, "KL gap", "0", "nats", ".3f").judge(MNIST)
+    ref = stats.ttest_1samp(gaps.values, 0.0)
+    assert j.verdict == R.SUPPORTED and j.effect.df == 2 and j.seeds == 3
+    assert j.p_support == pytest.approx(ref.pvalue)
+    assert "KL gap minus 0: +0.120 [" in j.why and "; 3 seeds)" in j.why
+
+
 def test_one_of_six_cells_reversed_is_reported_and_refutes_every():
     cells = tuple(
         (

@@ -285,10 +285,12 @@ def _no_spread(names: dict[str, Spread]) -> str:
 @dataclass(frozen=True)
 class Difference:
     """The paper says a > b (direction ">") or a < b ("<"), each a mean over its own seeds;
-    paper_effect is the paper's a - b (None: the paper gives a direction only)."""
+    paper_effect is the paper's a - b (None: the paper gives a direction only). b may be a
+    number: then a is tested against it alone (n - 1 degrees of freedom), which is also how
+    a per-seed quantity is judged, e.g. each seed's gap between two of its own measures."""
 
     a: Spread
-    b: Spread
+    b: Spread | float
     direction: str
     paper_effect: float | None = None
     a_name: str = "a"
@@ -298,7 +300,10 @@ class Difference:
 
     def test(self, level: float = LEVEL) -> _Test:
         sign = _sign(self.direction)
-        iv = difference(self.a, self.b, level)
+        if isinstance(self.b, Spread):
+            iv, seeds = difference(self.a, self.b, level), _seeds(self.a, self.b)
+        else:
+            iv, seeds = one_sample(self.a, self.b, level), len(self.a.values)
         verdict, p_for, p_against = _directional(iv, sign, self.paper_effect)
         name = f"{self.a_name} minus {self.b_name}"
         return _Test(
@@ -306,7 +311,7 @@ class Difference:
             verdict,
             p_for,
             p_against,
-            _seeds(self.a, self.b),
+            seeds,
             name,
             self.paper_effect,
             sign,
@@ -315,15 +320,15 @@ class Difference:
 
     def judge(self, budget: Budget, level: float = LEVEL) -> Judgement:
         t, s, u = self.test(level), self.spec, f" {self.unit}" if self.unit else ""
-        iv = t.effect
+        iv, b = t.effect, self.b if isinstance(self.b, Spread) else None
         if iv.stderr is None:
-            few = {self.a_name: self.a, self.b_name: self.b}
+            few = {self.a_name: self.a, **({self.b_name: b} if b else {})}
             head = f"{t.effect_name}: {iv.estimate:+{s}}{u}, but " + _no_spread(few)
         else:
+            n = f"{len(self.a.values)} and {len(b.values)}" if b else f"{len(self.a.values)}"
             head = (
                 f"{t.effect_name}: {iv:{s}}{u} ({percent(level)}, {_df(iv)}; "
-                f"{self.a_name} {self.a:{s}}, {self.b_name} {self.b:{s}}; "
-                f"{len(self.a.values)} and {len(self.b.values)} seeds)"
+                f"{self.a_name} {self.a:{s}}, {self.b_name} {self.b:{s}}; {n} seeds)"
             )
         return _judgement("difference", t, budget, head, self.unit, s)
 
