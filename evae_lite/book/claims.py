@@ -4,6 +4,9 @@ A verdict is computed from results over seeds: `compare` says whether one quanti
 another by more than two standard errors of their difference (across seeds), and a claim
 tested with fewer than `MIN_SEEDS` seeds is "not tested at this scale", whatever the numbers
 say, since the spread between retrainings is what a conclusion has to beat.
+
+The chapters are moving to `rules` (issue 26: one verdict scheme, Student-t intervals with the
+seeds' degrees of freedom); this module serves them until each has moved.
 """
 
 from __future__ import annotations

@@ -1,0 +1,271 @@
+"""The one verdict scheme (`rules`) on made-up numbers whose answers are known: the interval
+against closed forms and scipy, Holm by hand, and the cases the old bar got wrong."""
+
+import math
+import random
+
+import pytest
+from scipy import stats
+
+from evae_lite.book import rules as R
+from evae_lite.book.claims import compare
+from evae_lite.book.evidence import _steps
+from evae_lite.runs import Spread
+
+MNIST = R.Budget("MNIST", 10)
+FACES = R.Budget("Olivetti, 280 faces, for TFD", 300, 250)
+
+
+def spread(mean: float, se: float) -> Spread:
+    """Three seeds at mean - d, mean, mean + d, whose standard error is `se`."""
+    d = se * math.sqrt(3)
+    return Spread.of([mean - d, mean, mean + d])
+
+
+def test_the_t_interval_matches_closed_forms_and_scipy():
+    # two-sided 95%: the upper 0.975 quantile. 1 df is Cauchy, tan(pi (q - 1/2)); 2 df has
+    # the closed form (2q - 1) / sqrt(2 q (1 - q)).
+    assert R.t_multiplier(1) == pytest.approx(math.tan(math.pi * 0.475), rel=1e-12)
+    assert R.t_multiplier(2) == pytest.approx(0.95 / math.sqrt(2 * 0.975 * 0.025), rel=1e-12)
+    assert R.t_multiplier(2) == pytest.approx(4.302652729911275)
+    s = Spread.of([1.0, 2.0, 4.0, 7.0])
+    iv = R.one_sample(s, 0.0)
+    lo, hi = stats.t.interval(0.95, 3, loc=s.mean, scale=s.stderr)
+    assert (iv.df, iv.lo, iv.hi) == (3, pytest.approx(lo), pytest.approx(hi))
+    # p_beyond is the least 1 - level that excludes the value: at that level, the bound is it
+    p = iv.p_beyond(1.0)
+    assert R.one_sample(s, 0.0, level=1 - p).lo == pytest.approx(1.0)
+    assert p == pytest.approx(stats.ttest_1samp(s.values, 1.0).pvalue)
+
+
+def test_welch_degrees_of_freedom_by_hand_and_against_scipy():
+    a, b = Spread.of([0.0, 2.0, 4.0]), Spread.of([1.0, 2.0, 3.0, 4.0, 5.0])
+    # se² 4/3 and 1/2: (4/3 + 1/2)² / ((4/3)² / 2 + (1/2)² / 4) = (121/36) / (137/144) = 484/137
+    assert R.welch_df(a, b) == pytest.approx(484 / 137, rel=1e-12)
+    iv = R.difference(a, b)
+    ref = stats.ttest_ind(a.values, b.values, equal_var=False)
+    assert iv.df == pytest.approx(ref.df) and iv.p_beyond(0.0) == pytest.approx(ref.pvalue)
+    assert iv.stderr == pytest.approx(math.sqrt(4 / 3 + 1 / 2))
+    # one side without spread: the other's n - 1; both without: a zero-width interval
+    assert R.welch_df(Spread.of([5.0, 5.0, 5.0]), b) == pytest.approx(4)
+    flat = R.difference(Spread.of([8, 8, 8]), Spread.of([8, 8, 8]))
+    assert (flat.lo, flat.hi, flat.p_beyond(0.0), flat.p_beyond(0.1)) == (0.0, 0.0, 1.0, 0.0)
+
+
+def test_the_slope_interval_is_least_squares_through_every_seed():
+    xs, ys = (8, 24, 48), (Spread.of([5, 6, 7]), Spread.of([3, 5, 4]), Spread.of([1, 2, 0.5]))
+    iv = R.slope_interval(xs, ys)
+    ref = stats.linregress([x for x in xs for _ in range(3)], [v for y in ys for v in y.values])
+    assert (iv.estimate, iv.stderr, iv.df) == (
+        pytest.approx(ref.slope),
+        pytest.approx(ref.stderr),
+        7,
+    )
+    assert iv.p_beyond(0.0) == pytest.approx(ref.pvalue)
+    assert R.slope([8, 24, 48], [6, 4, 1]) == pytest.approx(ref.slope, rel=0.2)  # the means'
+
+
+def test_holm_on_a_hand_worked_example():
+    p = [0.01, 0.04, 0.03, 0.005]
+    # sorted: 0.005 <= 0.05/4, 0.01 <= 0.05/3, 0.03 > 0.05/2: stop; 0.04 is not reached
+    assert R.holm(p) == [True, False, False, True]
+    # adjusted: 4(0.005) = 0.02, 3(0.01) = 0.03, 2(0.03) = 0.06, max(0.06, 1(0.04)) = 0.06
+    assert R.holm_adjusted(p) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert R.holm(p, level=0.9) == [True, True, True, True]  # 0.03 <= 0.05, then 0.04 <= 0.1
+    with pytest.raises(ValueError, match=r"\[1\.5\]"):
+        R.holm([0.01, 1.5])
+
+
+def test_a_tie_is_inconclusive_not_refuted():
+    """Table 3 on the faces: best eVAE minus best VAE, -31 ± 142 nats; the paper's +191 lies
+    inside the interval as well as 0."""
+    j = R.Difference(
+        spread(1883, 136), spread(1914, 40), ">", 2371 - 2180, "best eVAE", "best VAE", "nats"
+    ).judge(FACES)
+    assert f"{compare(spread(1883, 136), spread(1914, 40)):.0f}" == "-31 ± 142"
+    assert j.verdict == R.INCONCLUSIVE
+    assert j.effect.lo < 0 < 191 < j.effect.hi
+    for number in ("-31.0", "+191.0", "1883.0 ± 136.0", "1914.0 ± 40.0", "2.34 df"):
+        assert number in j.why, j.why
+    # MNIST's -3 ± 2 excludes the paper's +12 and holds 0: not supported
+    m = R.Difference(spread(307, 1), spread(310, 1), ">", 12, "best eVAE", "best VAE", "nats")
+    j = m.judge(MNIST)
+    assert j.verdict == R.NOT_SUPPORTED and j.effect.lo < 0 < j.effect.hi < 12
+    assert "-3.0" in j.why and "+12.0" in j.why and "excludes" in j.why
+
+
+def test_without_the_papers_number_only_a_reversal_refutes():
+    up, down = spread(10, 1), spread(0, 1)
+    assert R.Difference(up, down, ">").judge(MNIST).verdict == R.SUPPORTED
+    assert R.Difference(down, up, ">").judge(MNIST).verdict == R.NOT_SUPPORTED
+    tie = R.Difference(spread(1, 1), spread(0, 1), ">").judge(MNIST)
+    assert tie.verdict == R.INCONCLUSIVE and "effects in the paper's direction" in tie.why
+    # an effect in the paper's direction but smaller than its number is still supported
+    small = R.Difference(up, down, ">", 60.0).judge(MNIST)
+    assert small.verdict == R.SUPPORTED and "short of the paper's +60.0" in small.why
+
+
+def test_a_per_seed_quantity_is_tested_against_a_number():
+    """Each seed's smallest KL of an active unit minus its largest of an inactive one: a
+    one-sample t on the gaps, n - 1 degrees of freedom, the same as scipy's."""
+    gaps = Spread.of([0.11, 0.09, 0.16])
+    j = R.Difference(gaps, 0.0, ">", None, "KL gap", "0", "nats", ".3f").judge(MNIST)
+    ref = stats.ttest_1samp(gaps.values, 0.0)
+    assert j.verdict == R.SUPPORTED and j.effect.df == 2 and j.seeds == 3
+    assert j.p_support == pytest.approx(ref.pvalue)
+    assert "KL gap minus 0: +0.120 [" in j.why and "; 3 seeds)" in j.why
+
+
+def test_one_of_six_cells_reversed_is_reported_and_refutes_every():
+    cells = tuple(
+        (
+            f"D = {D}, L = 2, H = 500",
+            R.Difference(spread(92 if D == 24 else 110, 1), spread(100, 1), ">", 15, "eVAE", "VAE"),
+        )
+        for D in (8, 16, 24, 32, 48, 64)
+    )
+    every = R.Cells(cells, "(D, L, H)").judge(MNIST, 0.95)
+    assert every.verdict == R.NOT_SUPPORTED
+    assert "supported at 5 of 6 (D, L, H), tied at 0, reversed at 1" in every.why
+    assert "D = 24, L = 2, H = 500, eVAE minus VAE: -8.0 [" in every.why
+    assert [j.verdict for _, j in every.cells].count(R.SUPPORTED) == 5
+    assert every.effect.estimate == pytest.approx(-8.0)  # the deciding cell
+    pooled = R.Cells(cells, "(D, L, H)", mode="pooled").judge(MNIST)
+    assert pooled.verdict == R.SUPPORTED and pooled.effect.estimate == pytest.approx(7.0)
+    assert "reversed at 1 (D = 24, L = 2, H = 500" in pooled.why  # not hidden by the mean
+    assert pooled.effect.stderr == pytest.approx(math.sqrt(6 * 2) / 6)
+    # one tie among six supported cells: every cell cannot be claimed, nothing refutes it
+    tied = tuple((k, R.Difference(spread(100.5, 1), spread(100, 1), ">", 2)) for k in "ab")
+    j = R.Cells(cells[:1] + cells[3:] + tied).judge(MNIST)
+    assert j.verdict == R.INCONCLUSIVE and "tied at 2, reversed at 0" in j.why
+    lone = R.Difference(Spread.of([120.0]), spread(100, 1), ">")
+    j = R.Cells(cells[:5] + (("D = 64", lone),)).judge(MNIST)
+    assert j.verdict == R.NOT_SUPPORTED and "tied at 1, reversed at 1" in j.why
+    assert "no spread across seeds at D = 64 (1 seed)" in j.why
+    with pytest.raises(ValueError, match="mode='most'"):
+        R.Cells(cells, mode="most").judge(MNIST)
+
+
+def test_a_flat_count_is_never_fewer():
+    """8 active units at L = 2 and at L = 3 in every seed: "fewer with depth" is refuted,
+    with a paper's number or without, as a difference, a trend and a cell."""
+    eight = Spread.of([8, 8, 8])
+    for paper in (None, -3.0):
+        j = R.Difference(eight, eight, "<", paper, "L = 3", "L = 2", "units").judge(MNIST)
+        assert j.verdict == R.NOT_SUPPORTED, j.why
+        assert "8.0 ± 0.0" in j.why and "no change in any seed" in j.why
+    trend = R.Trend((1, 2, 3), (eight, eight, eight), "<", None, "L", "active units")
+    assert trend.judge(MNIST).verdict == R.NOT_SUPPORTED
+    cells = R.Cells((("D = 15", R.Difference(eight, eight, "<")),), "(D, H)").judge(MNIST)
+    assert cells.verdict == R.NOT_SUPPORTED and "supported at 0 of 1" in cells.why
+
+
+def test_a_trend_is_the_slope_over_all_points_not_the_last_step():
+    d = 0.6368  # three seeds at +-d: a standard error of 0.3677 each
+    ys = tuple(Spread.of([m - d, m, m + d]) for m in (10.0, 6.0, 3.0, 3.25))
+    assert f"{compare(ys[3], ys[2]):.2f}" == "+0.25 ± 0.52"  # the last step goes up, a tie
+    assert _steps(list(ys), "<") != "supported"  # the old step-by-step rule could not say
+    j = R.Trend((10, 25, 50, 100), ys, "<", None, "epochs", "error", "nats", ".3f").judge(MNIST)
+    points = [(x, v) for x, y in zip((10, 25, 50, 100), ys) for v in y.values]
+    ref = stats.linregress(*zip(*points))
+    assert j.verdict == R.SUPPORTED and j.effect.hi < 0
+    assert f"{ref.slope:+.3f}" in j.why and "10 df" in j.why and "12 seed values" in j.why
+    assert "0.25" not in j.why and "0.52" not in j.why
+    assert j.effect.estimate == pytest.approx(ref.slope)
+
+
+def test_comparable_and_counts_near_the_papers():
+    near = R.Comparable(spread(28.7, 0.3), 30, 3, a_name="active units", unit="units")
+    j = near.judge(MNIST)
+    assert j.verdict == R.SUPPORTED and "inside ±3.0 units" in j.why and "28.7 ± 0.3" in j.why
+    far = R.Comparable(Spread.of([10, 10, 10]), 30, 3).judge(MNIST)
+    assert far.verdict == R.NOT_SUPPORTED and "outside ±3.0" in far.why
+    edge = R.Comparable(spread(27.5, 0.5), 30, 3).judge(MNIST)
+    assert edge.verdict == R.INCONCLUSIVE and "straddles the edge of ±3.0" in edge.why
+    same = R.Comparable(Spread.of([50] * 3), Spread.of([50] * 3), 5, None, "dropout", "eVAE")
+    assert same.judge(MNIST).verdict == R.SUPPORTED
+    with pytest.raises(ValueError, match="tolerance=-1"):
+        R.Comparable(near.a, 30, -1).judge(MNIST)
+
+
+def test_verdicts_are_exactly_where_the_interval_lies():
+    """Brute force on random spreads: supported iff the interval is beyond 0 on the paper's
+    side, not supported iff otherwise below the paper's effect; comparable iff inside."""
+    rng = random.Random(0)
+    for _ in range(300):
+        a = Spread.of([rng.gauss(rng.uniform(-3, 3), rng.uniform(0.1, 3)) for _ in range(3)])
+        b = Spread.of([rng.gauss(0, rng.uniform(0.1, 3)) for _ in range(rng.choice((2, 3, 5)))])
+        direction, paper = rng.choice((">", "<")), rng.uniform(0.5, 4)
+        sign = 1 if direction == ">" else -1
+        j = R.Difference(a, b, direction, sign * paper).judge(MNIST)
+        lo, hi = sorted((sign * j.effect.lo, sign * j.effect.hi))
+        want = R.SUPPORTED if lo > 0 else R.NOT_SUPPORTED if hi < paper else R.INCONCLUSIVE
+        assert j.verdict == want
+        assert (j.p_support < 0.05) == (lo > 0)
+        c = R.Comparable(a, b, paper).judge(MNIST)
+        inside, outside = -paper <= c.effect.lo and c.effect.hi <= paper, c.effect.lo > paper
+        outside = outside or c.effect.hi < -paper
+        assert c.verdict == (
+            R.SUPPORTED if inside else R.NOT_SUPPORTED if outside else R.INCONCLUSIVE
+        )
+
+
+def test_one_seed_is_inconclusive_and_says_so():
+    one, three = Spread.of([12.0]), spread(0, 1)
+    j = R.Difference(one, three, ">", 5.0, "eVAE", "VAE", "nats").judge(MNIST)
+    assert j.verdict == R.INCONCLUSIVE and j.seeds == 1
+    assert "eVAE has 1 seed" in j.why and "+12.0 nats" in j.why and j.effect.lo is None
+    t = R.Trend((1, 2), (one, one), ">", x_name="D").judge(MNIST)
+    assert t.verdict == R.INCONCLUSIVE and "D = 1 has 1 seed, D = 2 has 1 seed" in t.why
+    c = R.Comparable(one, 12.0, 1.0, a_name="count").judge(MNIST)
+    assert c.verdict == R.INCONCLUSIVE and "count has 1 seed" in c.why
+
+
+def test_not_tested_names_its_reason_and_budgets_split_the_counts():
+    nt = R.NotTested("degenerate", "one mixture component used by 2000 of 2000 images")
+    j = nt.judge(FACES)
+    assert j.verdict == R.NOT_TESTED and j.why.startswith("degenerate: one mixture component")
+    with pytest.raises(ValueError, match="kind='time'"):
+        R.NotTested("time", "x").judge(MNIST)
+    ok = R.Difference(spread(10, 1), spread(0, 1), ">").judge(MNIST)
+    c = R.counts([ok, ok, j])
+    assert c["MNIST", "10/200 epochs (5%)"][R.SUPPORTED] == 2
+    assert c["Olivetti, 280 faces, for TFD", "300/250 epochs (120%)"][R.NOT_TESTED] == 1
+    table = R.counts_by_budget([ok, ok, j]).splitlines()
+    assert table[2] == "| MNIST | 10/200 epochs (5%) | 2 | 0 | 0 | 0 |"
+    assert table[-1] == "| all | | 2 | 0 | 0 | 1 |"
+
+
+def test_the_table_shows_the_budget_on_every_row():
+    j = R.Difference(spread(10, 1), spread(0, 1), ">", 12.0, "a | b", "c", "nats")
+    row = R.table_markdown([j.judge(FACES).about("Table 1", "claim", "10")], chapters=True)
+    head, _, line = row.splitlines()
+    assert head.startswith("| chapter | where | the paper's claim | measured here | the paper's")
+    assert "| Olivetti, 280 faces, for TFD | 300/250 epochs (120%) | **supported** |" in line
+    assert "a \\| b minus c: +10.0 [" in line and "| +12.0 |" in line
+
+
+def test_holm_over_claims_and_the_bar():
+    strong = R.Difference(spread(10, 1), spread(0, 1), ">").judge(MNIST)
+    weak = R.Difference(spread(2.3, 0.5), spread(0, 0.5), ">").judge(MNIST)
+    assert weak.verdict == R.SUPPORTED and 0.05 / 3 < weak.p < 0.05
+    out = R.after_holm([strong] + [weak] * 3)
+    assert [j.verdict for j in out] == [R.SUPPORTED] + [R.INCONCLUSIVE] * 3
+    assert f"Holm-adjusted p = {min(1, 3 * weak.p):.2g} over 4 claims" in out[1].why
+    b = R.bar(30)
+    assert b.expected == pytest.approx(0.75) and b.family_wise == pytest.approx(1 - 0.975**30)
+    assert b.multipliers() == pytest.approx((R.t_multiplier(4), R.t_multiplier(2)))
+    assert "2.78 standard errors" in str(b) and "over 30 comparisons about 0.75" in str(b)
+
+
+def test_bad_inputs_name_the_value_and_what_is_allowed():
+    with pytest.raises(ValueError, match="direction='up' is not one of >, <"):
+        R.Difference(spread(1, 1), spread(0, 1), "up").judge(MNIST)
+    with pytest.raises(ValueError, match="paper_effect=-3"):
+        R.Difference(spread(1, 1), spread(0, 1), ">", -3).judge(MNIST)
+    with pytest.raises(ValueError, match="level=1.5"):
+        R.one_sample(spread(1, 1), 0.0, level=1.5)
+    with pytest.raises(ValueError, match="verdict='partly'"):
+        R.Judgement("partly", "x", None, "", None, "", MNIST, 3)
+    with pytest.raises(ValueError, match="epochs=0"):
+        R.Budget("MNIST", 0)
