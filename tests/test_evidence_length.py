@@ -69,3 +69,27 @@ def test_active_by_epoch_and_the_sentence_carry_the_histories():
         "one unit of its final count from epoch 3 on" in words
     )
     assert "regains after a fall is 6" in words  # the eVAE's second run: 40 -> 46
+
+
+def test_verdicts_are_judged_by_the_one_scheme_with_their_budget():
+    from evae_lite.book import rules
+
+    ev = _evidence()
+    js = {(j.where, j.claim[-40:]): j for j in EL.verdicts(ev)}
+    parzen = next(j for j in js.values() if "Parzen" in j.claim)
+    # +105 over two seeds each (standard errors 5 and 10): above 0, the paper's +106 inside
+    assert parzen.verdict == rules.SUPPORTED and parzen.paper_effect == 106
+    assert parzen.budget.training == "10/200 epochs (5%)"
+    fd = next(j for j in js.values() if "Fréchet" in j.claim)
+    assert fd.verdict == rules.INCONCLUSIVE  # the same distances: a tie
+    dead = next(j for j in js.values() if j.where == "section 3")
+    assert dead.verdict == rules.SUPPORTED  # the VAE's runs only fall
+    ev.active_runs["VAE", 1] = [[48, 20, 26], [48, 21, 27], [48, 19, 25]]
+    dead = next(j for j in EL.verdicts(ev) if j.where == "section 3")
+    assert dead.verdict == rules.NOT_SUPPORTED  # each run regains six units
+
+
+def test_gap_words_carry_the_interval():
+    words = EL.gap_words(_evidence(), "parzen")
+    assert list(words) == ["parzen_gap_1_10"]
+    assert words["parzen_gap_1_10"].startswith("+105 [")

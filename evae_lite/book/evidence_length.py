@@ -127,3 +127,116 @@ def length(S, workers=None) -> LengthEvidence:
     first = jobs[0].tag
     seeds = min(len(a.seeds) for a in cells.values())
     return LengthEvidence(first["D"], first["H"], Ls, epochs, seeds, cells, active)
+
+
+MNIST = "MNIST"
+
+
+def _budget(ev: LengthEvidence, epochs: int):
+    from ..runs import get_scale
+    from .rules import Budget
+
+    # section 5: the paper trains its MNIST models for 200 epochs (the paper row of the grids)
+    return Budget(MNIST, epochs, get_scale("paper", "grids").epochs)
+
+
+def verdicts(ev: LengthEvidence) -> list:
+    """The claims this grid decides, each judged after the first and the last number of
+    epochs (the grids' length and the paper's), by the book's one scheme (`rules`)."""
+    from .rules import Comparable, Difference
+
+    out = []
+    for L in ev.Ls:
+        cfg = f"D = {ev.D}, L = {L}, H = {ev.H}"
+        for e in (ev.epochs[0], ev.epochs[-1]):
+            b = _budget(ev, e)
+            gen = Difference(
+                ev.value("eVAE", L, e, "parzen"),
+                ev.value("VAE", L, e, "parzen"),
+                ">",
+                ev.paper_gap(L, "parzen"),
+                "eVAE",
+                "VAE",
+                "nats",
+                ".0f",
+            ).judge(b)
+            out.append(
+                gen.about("Table 4", f"At {cfg}, the eVAE's Parzen log-density is above the VAE's")
+            )
+            fd = Difference(
+                ev.value("VAE", L, e, "fd"),
+                ev.value("eVAE", L, e, "fd"),
+                ">",
+                None,
+                "VAE",
+                "eVAE",
+                "",
+                ".1f",
+            ).judge(b)
+            out.append(
+                fd.about(
+                    "Table 4, second measure",
+                    f"At {cfg}, the eVAE's samples are better than the VAE's: a smaller Fréchet "
+                    "distance in the classifier's features",
+                )
+            )
+            paper_e = ev.paper("eVAE", L)
+            if paper_e is not None:
+                act = Comparable(
+                    ev.value("eVAE", L, e, "active"),
+                    paper_e[1],
+                    1.0,
+                    a_name="eVAE's active units",
+                    target_name="the paper's",
+                    unit="units",
+                ).judge(b)
+                out.append(
+                    act.about(
+                        "Table 4",
+                        f"At {cfg}, the eVAE keeps {paper_e[1]} active units (within one)",
+                    )
+                )
+            paper_v = ev.paper("VAE", L)
+            if paper_v is not None:
+                tol = max(1.0, 0.1 * paper_v[1])
+                act = Comparable(
+                    ev.value("VAE", L, e, "active"),
+                    paper_v[1],
+                    tol,
+                    a_name="VAE's active units",
+                    target_name="the paper's",
+                    unit="units",
+                ).judge(b)
+                out.append(
+                    act.about(
+                        "Table 4",
+                        f"At {cfg}, the VAE keeps {paper_v[1]} active units (within {tol:g})",
+                    )
+                )
+        runs = ev.active_runs.get(("VAE", L))
+        if runs:
+            back = Spread.of(regained(r) for r in runs)
+            j = Comparable(
+                back, 0.0, 1.0, a_name="units regained per run", target_name="0", unit="units"
+            ).judge(_budget(ev, len(runs[0])))
+            out.append(
+                j.about(
+                    "section 3",
+                    f"At {cfg}, the VAE's inactive units are never used again: no run regains "
+                    "more than one unit after a fall",
+                )
+            )
+    return out
+
+
+def gap_words(ev: LengthEvidence, quantity: str, spec: str = ".0f") -> dict[str, str]:
+    """The eVAE-minus-VAE interval of one quantity at each L after the first and the last
+    number of epochs, as text for the prose: {'<quantity>_gap_<L>_<epochs>': '+12 [+3, +21]'}."""
+    from .intervals import difference
+
+    out = {}
+    for L in ev.Ls:
+        for e in (ev.epochs[0], ev.epochs[-1]):
+            iv = difference(ev.value("eVAE", L, e, quantity), ev.value("VAE", L, e, quantity))
+            out[f"{quantity}_gap_{L}_{e}"] = f"{iv:{spec}}"
+    return out
