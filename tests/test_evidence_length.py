@@ -91,5 +91,19 @@ def test_verdicts_are_judged_by_the_one_scheme_with_their_budget():
 
 def test_gap_words_carry_the_interval():
     words = EL.gap_words(_evidence(), "parzen")
-    assert list(words) == ["parzen_gap_1_10"]
-    assert words["parzen_gap_1_10"].startswith("+105 [")
+    assert list(words) == ["parzen_gap_1_first", "parzen_gap_1_last"]  # one count: the same
+    assert words["parzen_gap_1_first"].startswith("+105 [")
+
+
+def test_change_words_name_the_verdicts_that_move():
+    import dataclasses
+
+    from evae_lite.book import rules
+
+    j10 = EL.verdicts(_evidence())[0]
+    j200 = dataclasses.replace(
+        j10, verdict=rules.INCONCLUSIVE, budget=rules.Budget("MNIST", 200, 200)
+    )
+    words = EL.change_words([j10, j200])
+    assert "is supported after 10 epochs and inconclusive after 200" in words
+    assert EL.change_words([j10, j10]).startswith("No verdict")

@@ -231,12 +231,31 @@ def verdicts(ev: LengthEvidence) -> list:
 
 def gap_words(ev: LengthEvidence, quantity: str, spec: str = ".0f") -> dict[str, str]:
     """The eVAE-minus-VAE interval of one quantity at each L after the first and the last
-    number of epochs, as text for the prose: {'<quantity>_gap_<L>_<epochs>': '+12 [+3, +21]'}."""
+    number of epochs, as text for the prose: {'<quantity>_gap_<L>_first': '+12 [+3, +21]', ...}."""
     from .intervals import difference
 
     out = {}
     for L in ev.Ls:
-        for e in (ev.epochs[0], ev.epochs[-1]):
+        for when, e in (("first", ev.epochs[0]), ("last", ev.epochs[-1])):
             iv = difference(ev.value("eVAE", L, e, quantity), ev.value("VAE", L, e, quantity))
-            out[f"{quantity}_gap_{L}_{e}"] = f"{iv:{spec}}"
+            out[f"{quantity}_gap_{L}_{when}"] = f"{iv:{spec}}"
     return out
+
+
+def change_words(judgements: list) -> str:
+    """Which verdicts differ between the shortest and the longest training, in words."""
+    by_claim: dict[tuple[str, str], list] = {}
+    for j in judgements:
+        by_claim.setdefault((j.where, j.claim), []).append(j)
+    changed = []
+    for (_, claim), js in by_claim.items():
+        js = sorted(js, key=lambda j: j.budget.epochs)
+        if len(js) > 1 and js[0].verdict != js[-1].verdict:
+            first, last = js[0], js[-1]
+            changed.append(
+                f"“{claim}” is {first.verdict} after {first.budget.epochs:g} epochs and "
+                f"{last.verdict} after {last.budget.epochs:g}"
+            )
+    if not changed:
+        return "No verdict of this grid changes between its shortest and its longest training."
+    return "Verdicts that change with training length: " + "; ".join(changed) + "."
