@@ -269,3 +269,8 @@ def test_bad_inputs_name_the_value_and_what_is_allowed():
         R.Judgement("partly", "x", None, "", None, "", MNIST, 3)
     with pytest.raises(ValueError, match="epochs=0"):
         R.Budget("MNIST", 0)
+
+
+def test_a_budget_below_one_percent_keeps_a_digit():
+    assert R.Budget("MNIST", 1, 200).training == "1/200 epochs (0.5%)"
+    assert R.Budget("MNIST", 200, 200).training == "200/200 epochs (100%)"

@@ -126,7 +126,8 @@ class Budget:
     @property
     def training(self) -> str:
         """'10/200 epochs (5%)'."""
-        return f"{self.epochs:g}/{self.paper_epochs:g} {self.unit} ({self.share:.0%})"
+        share = f"{self.share:.0%}" if self.share >= 0.01 else f"{self.share:.1%}"
+        return f"{self.epochs:g}/{self.paper_epochs:g} {self.unit} ({share})"
 
     def __str__(self) -> str:
         return f"{self.dataset}, {self.training}"
