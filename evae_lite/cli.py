@@ -412,7 +412,7 @@ def _trained_model(run_dir: Path, job: Job, partial: bool, command: str):
 
 
 def cmd_evaluate(a) -> int:
-    from .runs.job import measure
+    from .runs.job import default_measures, measure
 
     run_dir = Path(a.run)
     job = _run_job(run_dir)
@@ -422,7 +422,9 @@ def cmd_evaluate(a) -> int:
             f"images of L_k, which is skipped unless --iwae-k is given"
         )
     parzen = a.parzen_samples is None or a.parzen_samples > 0
-    measures = ("units",) + (("parzen",) if parzen else ()) + (("iwae",) if a.iwae_k else ())
+    # the second measure of samples rides on Parzen's samples where the data set has labels
+    samples = default_measures(job.dataset)[1:] if parzen else ()
+    measures = ("units", *samples) + (("iwae",) if a.iwae_k else ())
     job = dataclasses.replace(
         job,
         eval_size=job.eval_size if a.eval_size is None else a.eval_size,
@@ -442,6 +444,8 @@ def cmd_evaluate(a) -> int:
     print(f"active units: {r.units.active} of {r.D} (A_u > 0.02)")
     if r.parzen:
         print(f"{r.parzen} (higher is better)")
+    if r.features:
+        print(f"in a digit classifier's features: {r.features}")
     if r.iwae:
         print(
             f"L_{r.iwae.k}: {r.iwae.mean:.2f} ± {r.iwae.stderr:.2f} nats on {r.iwae.n} test "

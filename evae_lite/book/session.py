@@ -77,7 +77,7 @@ class Session:
         name: str = "mnist",
         kind: str = "figures",
         seed: int = 0,
-        measures=("units", "parzen"),
+        measures=None,
         **train_changes,
     ) -> Job:
         """The job of `model_cfg` at this chapter's scale."""

@@ -29,7 +29,7 @@ FREE_BITS = 0.25  # nats per unit
 DROPOUT = 0.5
 K_EPITOME = 5
 N_TRAIN = {"mnist": 50_000}  # the whole training split
-MEASURES = ("units", "parzen", "iwae", "mi")
+MEASURES = ("units", "parzen", "iwae", "mi", "features")
 
 
 def remedies(D: int, steps: int) -> list[tuple[str, ModelConfig, dict]]:
