@@ -23,14 +23,23 @@ def _chapter_keys(notebooks: list[str], scale: str) -> list[str] | None:
     from ..batch import run as run_chapters
     from ..runs.cache import RECORD_ENV
 
+    # the chapters' kernels import this very package (not another installed copy), so that
+    # the keys they record are the keys of the code that writes the pack
+    here = str(Path(__file__).resolve().parent.parent.parent)
+    path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p)
     with tempfile.TemporaryDirectory(prefix="evae-lite-pack-") as tmp:
         record = Path(tmp) / "keys.txt"
         record.touch()
-        os.environ[RECORD_ENV] = str(record)
+        saved = {k: os.environ.get(k) for k in (RECORD_ENV, "PYTHONPATH")}
+        os.environ.update({RECORD_ENV: str(record), "PYTHONPATH": path})
         try:
             failed = run_chapters(chapters(notebooks), scale, Path(tmp) / "executed")
         finally:
-            del os.environ[RECORD_ENV]
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
         return None if failed else record.read_text().split()
 
 
