@@ -171,6 +171,27 @@ def test_a_served_pack_replaces_training_at_smoke_scale(data_dir, tmp_path, monk
     assert run(job) == first and len(requested) == 3  # now a local hit
 
 
+def test_a_sweep_takes_from_the_pack_and_starts_no_worker(data_dir, tmp_path, monkeypatch, serve):
+    import evae_lite.runs.sweep as sweep_mod
+    from evae_lite.runs import Job, run
+
+    results = tmp_path / "results"
+    monkeypatch.setenv("EVAE_LITE_RESULTS", str(results))
+    job = Job.at(ModelConfig("vae", D=4, H=16), "smoke", "grids", measures=("units",))
+    first = run(job)
+    summary = write_pack("smoke", tmp_path / "pack", root=results)
+    shutil.rmtree(results)
+    url, requested = serve(tmp_path / "pack")
+    _use(monkeypatch, url, summary.manifest_sha256, results)
+
+    def no_workers(*a, **k):
+        raise AssertionError("started workers for a job that the pack holds")
+
+    monkeypatch.setattr(sweep_mod, "ProcessPoolExecutor", no_workers)
+    assert sweep_mod.sweep([job], progress=False) == [first]
+    assert len(requested) == 2 and requested[1].endswith("/result.json")  # not the model
+
+
 def test_a_pickle_that_would_run_code_is_refused(packed, tmp_path, monkeypatch, serve, capsys):
     res, pack, key = packed
     buf = io.BytesIO()
