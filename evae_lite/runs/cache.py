@@ -7,7 +7,9 @@ entry instead of reusing a stale one. Every file is stored with its sha256; an e
 file does not match is reported and recomputed, never used. Training goes through the
 entry's checkpoint, so an interrupted training run resumes.
 
-The cache lives in ``EVAE_LITE_RESULTS`` (default: ``<user cache>/evae_lite/results``).
+The cache lives in ``EVAE_LITE_RESULTS`` (default: ``<user cache>/evae_lite/results``). An
+entry it lacks is fetched from the published pack when one is configured (evae_lite.pack:
+checked against the pinned manifest, then sealed here), else computed.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from ..sealed import atomic_write, remove_temporaries, tensor_hash
 # A trained model depends on the model and its training; a measurement (a job's result) on
 # everything that computes it. tests/test_cache.py checks that training and `run(job)` import
 # no package module outside these sets, so no code that can change a result is left out.
+# (evae_lite/pack, which fills a missing entry from the published pack, is not in them: it
+# moves bytes whose sha256 the pinned manifest fixes into the entry of the key asked for.)
 MODEL_CODE = ("model", "train", "memory.py", "sealed.py")
 RESULT_CODE = (*MODEL_CODE, "evaluate", "runs", "data.py")
 CODE = {"model": MODEL_CODE, "job": RESULT_CODE}
@@ -165,19 +169,51 @@ class Entry:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+# A file that collects the key of every entry the cache serves (one a line), when set:
+# `python -m evae_lite.pack write --chapters` packs what the chapters used.
+RECORD_ENV = "EVAE_LITE_PACK_RECORD"
+
+
+def served(e: Entry) -> None:
+    """Note that `e` was used (read, fetched or computed), in the file RECORD_ENV names."""
+    record = os.environ.get(RECORD_ENV, "").strip()
+    if record:
+        with open(record, "a") as f:  # one short appended line: whole even across processes
+            f.write(e.key + "\n")
+
+
+def from_pack(e: Entry, needs: tuple[str, ...], *, lock: bool = False) -> bool:
+    """Whether the configured pack filled the missing entry `e` (with the files `needs`).
+    Call it holding the entry's lock, or with lock=True: then it takes the lock, and only
+    when a pack is configured. Off (False at once) while none is."""
+    from ..pack import fetch
+
+    if not fetch.configured():
+        return False
+    if not lock:
+        return fetch.fetch_entry(e, needs)
+    e.dir.mkdir(parents=True, exist_ok=True)
+    with locked(e.dir / ".lock"):
+        return e.valid() or fetch.fetch_entry(e, needs)
+
+
 def cached_json(kind: str, compute: Callable[[], Any], *, root: Path | None = None, **parts):
     """A JSON-able measurement, computed once per distinct (kind, parts, code). Processes
     (or threads) that ask for the same one at once compute it once: the others wait."""
     e = Entry(make_key(kind, **parts), root)
     if e.valid():
+        served(e)
         return json.loads((e.dir / "result.json").read_text())
     e.dir.mkdir(parents=True, exist_ok=True)
     with locked(e.dir / ".lock"):
-        if e.valid():  # computed by whoever held the lock before us
+        # computed by whoever held the lock before us, or in the pack
+        if e.valid() or from_pack(e, ("result.json",)):
+            served(e)
             return json.loads((e.dir / "result.json").read_text())
         value = compute()
         atomic_write(e.dir / "result.json", json.dumps(value, allow_nan=False).encode())
         e.seal(["result.json"], {"kind": kind})
+    served(e)
     return value
 
 
@@ -204,10 +240,13 @@ def cached_train(
     e.dir.mkdir(parents=True, exist_ok=True)
     with locked(e.dir / ".lock"):  # another process training this entry: wait for it
         remove_temporaries(ckpt)
-        start = None if e.valid() else _longest_prefix(model_cfg, train_cfg, data, root)
-        return _train_entry(
+        done = e.valid() or from_pack(e, ("checkpoint.pt",))
+        start = None if done else _longest_prefix(model_cfg, train_cfg, data, root)
+        res = _train_entry(
             e, ckpt, device, model_cfg, train_cfg, x_train, x_val, binary, progress, start
         )
+    served(e)
+    return res
 
 
 def model_key(model_cfg, train_cfg, *, x_train, x_val) -> str:

@@ -68,7 +68,7 @@ def train_classifier(x, labels, x_test, test_labels, spec: ClassifierSpec, progr
 def classifier(dataset: str = "mnist", spec: ClassifierSpec | None = None, progress=False):
     """The cached classifier of `dataset` (trained here the first time)."""
     from ..data import load_dataset
-    from .cache import Entry, locked, make_key
+    from .cache import Entry, from_pack, locked, make_key, served
 
     spec = spec or ClassifierSpec()
     d = load_dataset(dataset)
@@ -78,13 +78,14 @@ def classifier(dataset: str = "mnist", spec: ClassifierSpec | None = None, progr
     e = Entry(make_key("classifier", spec=spec, x=x, y=y, x_test=d.test))
     e.dir.mkdir(parents=True, exist_ok=True)
     with locked(e.dir / ".lock"):
-        if not e.valid():
+        if not (e.valid() or from_pack(e, ("weights.pt", "info.json"))):
             net, acc = train_classifier(x, y, d.test, d.test_labels.long(), spec, progress)
             torch.save(net.state_dict(), e.dir / "weights.pt")
             (e.dir / "info.json").write_text(json.dumps({"test_accuracy": acc}))
             e.seal(["weights.pt", "info.json"], {"spec": dataclasses.asdict(spec)})
         state = torch.load(e.dir / "weights.pt", weights_only=True)
         acc = json.loads((e.dir / "info.json").read_text())["test_accuracy"]
+    served(e)
     net = FeatureNet(x.shape[1], spec.hidden, spec.num_features, int(y.max()) + 1)
     net.load_state_dict(state)
     return Classifier(net.eval(), acc, spec)

@@ -28,14 +28,16 @@ def describe_job(job: Job) -> str:
 
 
 def cached_result(job: Job) -> JobResult | None:
-    """The job's result if the cache holds a valid entry for it, else None."""
+    """The job's result if the cache holds a valid entry for it (or the configured pack
+    does), else None."""
     import json
 
-    from .cache import Entry, make_key
+    from .cache import Entry, from_pack, make_key, served
 
     e = Entry(make_key("job", **job.key_parts()))
-    if not e.valid():
+    if not (e.valid() or from_pack(e, ("result.json",), lock=True)):
         return None
+    served(e)
     return JobResult.from_json(json.loads((e.dir / "result.json").read_text()))
 
 

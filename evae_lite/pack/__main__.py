@@ -1,0 +1,87 @@
+"""python -m evae_lite.pack write --scale smoke --out DIR [--cache DIR] [--keys FILE]
+[--chapters [NOTEBOOK ...]]
+
+Writes a pack from a filled results cache and prints its size and the manifest's sha256 (to
+pin in evae_lite/pack/source.py). --chapters first runs the chapters at that scale (papermill,
+outputs into a temporary folder) on the cache, recording every entry they use, and packs
+exactly those; --keys packs the keys listed in a file, one a line; otherwise every entry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+
+def _chapter_keys(notebooks: list[str], scale: str) -> list[str] | None:
+    """Run the chapters at `scale` with the cache recording its entries; the keys, or None
+    when a chapter failed."""
+    from ..batch import chapters
+    from ..batch import run as run_chapters
+    from ..runs.cache import RECORD_ENV
+
+    # the chapters' kernels import this very package (not another installed copy), so that
+    # the keys they record are the keys of the code that writes the pack
+    here = str(Path(__file__).resolve().parent.parent.parent)
+    path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p)
+    with tempfile.TemporaryDirectory(prefix="evae-lite-pack-") as tmp:
+        record = Path(tmp) / "keys.txt"
+        record.touch()
+        saved = {k: os.environ.get(k) for k in (RECORD_ENV, "PYTHONPATH")}
+        os.environ.update({RECORD_ENV: str(record), "PYTHONPATH": path})
+        try:
+            failed = run_chapters(chapters(notebooks), scale, Path(tmp) / "executed")
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+        return None if failed else record.read_text().split()
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m evae_lite.pack", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    w = sub.add_parser("write", help="write a pack from a filled results cache")
+    w.add_argument("--scale", required=True, help="the scale the entries were made at")
+    w.add_argument("--out", required=True, help="a new folder for the pack")
+    w.add_argument("--cache", default=None, help="the results cache (default: the one in use)")
+    w.add_argument("--keys", default=None, help="a file of cache keys to pack, one a line")
+    w.add_argument(
+        "--chapters",
+        nargs="*",
+        default=None,
+        metavar="NOTEBOOK",
+        help="run these chapters (none named: every chapter) and pack what they use",
+    )
+    a = p.parse_args(argv)
+    from .write import new_folder, write_pack
+
+    if a.cache:  # the chapters' kernels and the writer read the same cache
+        os.environ["EVAE_LITE_RESULTS"] = a.cache
+    try:
+        new_folder(a.out)  # before any chapter runs
+        keys = None
+        if a.keys:
+            keys = Path(a.keys).read_text().split()
+        if a.chapters is not None:
+            if keys is not None:
+                raise ValueError("--keys and --chapters are not allowed together: give one")
+            keys = _chapter_keys(a.chapters, a.scale)
+            if keys is None:
+                print("error: a chapter failed: its entries would be missing", file=sys.stderr)
+                return 1
+        summary = write_pack(a.scale, a.out, a.cache, keys)
+    except (ValueError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(summary)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

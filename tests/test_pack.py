@@ -1,0 +1,383 @@
+"""The pack of pretrained results: written from a filled cache, served by a local HTTP server,
+fetched on a cache miss in place of training, and refused, in one line, whenever it is not
+exactly what the pinned manifest says or would run code when loaded."""
+
+import hashlib
+import io
+import json
+import pickle
+import shutil
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import torch
+
+import evae_lite.train as train_mod
+from evae_lite import ModelConfig, TrainConfig
+from evae_lite.pack import fetch
+from evae_lite.pack.__main__ import main
+from evae_lite.pack.write import write_pack
+from evae_lite.runs import cache
+from evae_lite.runs.cache import Entry, cached_train, model_key
+from evae_lite.sealed import seal
+
+CFG = ModelConfig("evae", D=4, K=2, H=16, x_dim=32)
+TCFG = TrainConfig(epochs=2, batch_size=25)
+
+
+def _x(seed=0):
+    return torch.rand(100, 32, generator=torch.Generator().manual_seed(seed))
+
+
+def _touch(path):
+    """What the booby-trapped pickle below runs when unpickled."""
+    Path(path).write_text("code ran")
+
+
+class Trap:
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (_touch, (self.marker,))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_process_state():
+    fetch._manifests.clear()
+    fetch._said.clear()
+    yield
+    fetch._manifests.clear()
+    fetch._said.clear()
+
+
+@pytest.fixture
+def serve():
+    """serve(folder) -> (base URL, list of the paths requested), on a local HTTP server."""
+    servers = []
+
+    def start(folder):
+        requested = []
+
+        class Handler(SimpleHTTPRequestHandler):
+            def __init__(self, *a, **k):
+                super().__init__(*a, directory=str(folder), **k)
+
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                requested.append(self.path)
+                super().do_GET()
+
+        srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        servers.append(srv)
+        return f"http://127.0.0.1:{srv.server_port}/", requested
+
+    yield start
+    for srv in servers:
+        srv.shutdown()
+        srv.server_close()
+
+
+def _use(monkeypatch, url, sha256, results):
+    monkeypatch.setenv("EVAE_LITE_PRETRAINED", "1")
+    monkeypatch.setenv("EVAE_LITE_PACK_URL", url + "manifest.json")
+    monkeypatch.setenv("EVAE_LITE_PACK_SHA256", sha256)
+    monkeypatch.setenv("EVAE_LITE_RESULTS", str(results))
+
+
+def _count_training(monkeypatch) -> list:
+    calls, real = [], train_mod.train
+
+    def counting(*a, **k):
+        calls.append(1)
+        return real(*a, **k)
+
+    monkeypatch.setattr(train_mod, "train", counting)
+    return calls
+
+
+def _no_training(monkeypatch):
+    def boom(*a, **k):
+        raise AssertionError("trained a model that the pack holds")
+
+    monkeypatch.setattr(train_mod, "train", boom)
+
+
+def _same_weights(a, b) -> bool:
+    sa, sb = a.model.state_dict(), b.model.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(v, sb[k]) for k, v in sa.items())
+
+
+def _one_line(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err and "\n" not in err, f"expected one line on stderr, got {err!r}"
+    return err
+
+
+@pytest.fixture
+def packed(tmp_path):
+    """A cache holding one trained model, and its pack: (trained result, pack folder, key)."""
+    res = cached_train(CFG, TCFG, _x(), progress=False, root=tmp_path / "filled")
+    summary = write_pack("smoke", tmp_path / "pack", root=tmp_path / "filled")
+    assert summary.entries == {"model": 1}
+    key = model_key(CFG, TCFG, x_train=_x(), x_val=None)
+    return res, tmp_path / "pack", key
+
+
+def _sha(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _replace(pack, key, name, blob) -> str:
+    """Put `blob` in the pack as the entry's file, recorded in the manifest as it is (so only
+    the content checks stand in its way); the new manifest's sha256."""
+    (pack / key / name).write_bytes(blob)
+    m = json.loads((pack / "manifest.json").read_text())
+    m["entries"][key]["files"][name].update(sha256=hashlib.sha256(blob).hexdigest(), size=len(blob))
+    (pack / "manifest.json").write_text(json.dumps(m))
+    return _sha(pack / "manifest.json")
+
+
+def test_a_served_pack_replaces_training_at_smoke_scale(data_dir, tmp_path, monkeypatch, serve):
+    """A smoke-scale job run, packed, its cache wiped: run again with the pack served, it
+    trains and measures nothing and returns the identical result and model."""
+    import evae_lite.runs.job as job_mod
+    from evae_lite.runs import Job, run, trained
+
+    results = tmp_path / "results"
+    monkeypatch.setenv("EVAE_LITE_RESULTS", str(results))
+    job = Job.at(ModelConfig("vae", D=4, H=16), "smoke", "grids")
+    first, model = run(job), trained(job)
+    summary = write_pack("smoke", tmp_path / "pack", root=results)
+    assert summary.entries == {"job": 1, "model": 1}
+    shutil.rmtree(results)
+
+    url, requested = serve(tmp_path / "pack")
+    _use(monkeypatch, url, summary.manifest_sha256, results)
+    _no_training(monkeypatch)
+
+    def no_measuring(*a, **k):
+        raise AssertionError("measured a job that the pack holds")
+
+    monkeypatch.setattr(job_mod, "measure", no_measuring)
+    assert run(job) == first
+    assert _same_weights(trained(job), model)
+    assert requested[0] == "/manifest.json" and len(requested) == 3  # manifest, result, model
+    assert run(job) == first and len(requested) == 3  # now a local hit
+
+
+def test_a_sweep_takes_from_the_pack_and_starts_no_worker(data_dir, tmp_path, monkeypatch, serve):
+    import evae_lite.runs.sweep as sweep_mod
+    from evae_lite.runs import Job, run
+
+    results = tmp_path / "results"
+    monkeypatch.setenv("EVAE_LITE_RESULTS", str(results))
+    job = Job.at(ModelConfig("vae", D=4, H=16), "smoke", "grids", measures=("units",))
+    first = run(job)
+    summary = write_pack("smoke", tmp_path / "pack", root=results)
+    shutil.rmtree(results)
+    url, requested = serve(tmp_path / "pack")
+    _use(monkeypatch, url, summary.manifest_sha256, results)
+
+    def no_workers(*a, **k):
+        raise AssertionError("started workers for a job that the pack holds")
+
+    monkeypatch.setattr(sweep_mod, "ProcessPoolExecutor", no_workers)
+    assert sweep_mod.sweep([job], progress=False) == [first]
+    assert len(requested) == 2 and requested[1].endswith("/result.json")  # not the model
+
+
+def test_a_pickle_that_would_run_code_is_refused(packed, tmp_path, monkeypatch, serve, capsys):
+    res, pack, key = packed
+    buf = io.BytesIO()
+    torch.save({"model_cfg": {}, "model": Trap(tmp_path / "control")}, buf)
+    torch.load(io.BytesIO(buf.getvalue()), weights_only=False)  # the trap is real:
+    assert (tmp_path / "control").exists()  # loaded as a full pickle, it runs
+    marker = tmp_path / "marker"
+    buf = io.BytesIO()
+    torch.save({"model_cfg": {}, "model": Trap(marker)}, buf)
+    sha = _replace(pack, key, "checkpoint.pt", seal(buf.getvalue()))
+    url, _ = serve(pack)
+    _use(monkeypatch, url, sha, tmp_path / "results")
+    calls = _count_training(monkeypatch)
+
+    got = cached_train(CFG, TCFG, _x(), progress=False)
+    line = _one_line(capsys)
+    assert "refused" in line and "weights_only=True" in line and "_touch" in line, line
+    assert not marker.exists()
+    assert calls == [1] and _same_weights(got, res)  # computed here instead
+    assert Entry(key).valid()
+
+
+@pytest.mark.parametrize("kind", ["raw pickle", "JSON"])
+def test_other_unsafe_files_are_refused(packed, tmp_path, monkeypatch, serve, capsys, kind):
+    """A plain pickle as the checkpoint, or pickled bytes as a result's JSON."""
+    res, pack, key = packed
+    marker = tmp_path / "marker"
+    blob = pickle.dumps({"model": Trap(marker)})
+    if kind == "JSON":
+        m = json.loads((pack / "manifest.json").read_text())
+        m["entries"][key]["files"]["result.json"] = dict(
+            path=f"{key}/result.json", sha256="", size=0
+        )
+        (pack / "manifest.json").write_text(json.dumps(m))
+        sha = _replace(pack, key, "result.json", blob)
+    else:
+        sha = _replace(pack, key, "checkpoint.pt", blob)
+    url, _ = serve(pack)
+    _use(monkeypatch, url, sha, tmp_path / "results")
+    calls = _count_training(monkeypatch)
+    got = cached_train(CFG, TCFG, _x(), progress=False)
+    assert "refused" in _one_line(capsys)
+    assert not marker.exists() and calls == [1] and _same_weights(got, res)
+
+
+def test_a_file_that_fails_its_hash_is_refused(packed, tmp_path, monkeypatch, serve, capsys):
+    res, pack, key = packed
+    f = pack / key / "checkpoint.pt"
+    data = bytearray(f.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    f.write_bytes(bytes(data))
+    url, _ = serve(pack)
+    _use(monkeypatch, url, _sha(pack / "manifest.json"), tmp_path / "results")
+    calls = _count_training(monkeypatch)
+
+    got = cached_train(CFG, TCFG, _x(), progress=False)
+    line = _one_line(capsys)
+    assert f"{key}/checkpoint.pt has sha256" in line and "refused" in line, line
+    assert calls == [1] and _same_weights(got, res)
+    assert Entry(key).valid()  # the model trained here, sealed
+
+
+def test_a_manifest_other_than_the_pinned_one_is_refused(
+    packed, tmp_path, monkeypatch, serve, capsys
+):
+    res, pack, key = packed
+    url, requested = serve(pack)
+    pinned = hashlib.sha256(b"another manifest").hexdigest()
+    _use(monkeypatch, url, pinned, tmp_path / "results")
+    calls = _count_training(monkeypatch)
+
+    got = cached_train(CFG, TCFG, _x(), progress=False)
+    line = _one_line(capsys)
+    assert f"not the pinned {pinned}: refused" in line, line
+    assert requested == ["/manifest.json"] and calls == [1] and _same_weights(got, res)
+    cached_train(CFG, TCFG.replace(seed=1), _x(), progress=False)  # the refusal stands:
+    assert requested == ["/manifest.json"] and not capsys.readouterr().err  # asked, said once
+
+
+def test_pretrained_0_never_downloads(packed, tmp_path, monkeypatch, serve, capsys):
+    res, pack, key = packed
+    url, requested = serve(pack)
+    _use(monkeypatch, url, _sha(pack / "manifest.json"), tmp_path / "results")
+    monkeypatch.setenv("EVAE_LITE_PRETRAINED", "0")
+    calls = _count_training(monkeypatch)
+    got = cached_train(CFG, TCFG, _x(), progress=False)
+    assert requested == [] and calls == [1] and _same_weights(got, res)
+    assert not capsys.readouterr().err
+
+
+def test_a_key_the_pack_lacks_is_computed_silently(packed, tmp_path, monkeypatch, serve, capsys):
+    res, pack, key = packed
+    url, requested = serve(pack)
+    _use(monkeypatch, url, _sha(pack / "manifest.json"), tmp_path / "results")
+    calls = _count_training(monkeypatch)
+    cached_train(CFG, TCFG.replace(seed=1), _x(), progress=False)  # new settings: not packed
+    assert calls == [1] and requested == ["/manifest.json"] and not capsys.readouterr().err
+    _no_training(monkeypatch)
+    assert _same_weights(cached_train(CFG, TCFG, _x(), progress=False), res)  # this one is
+
+
+def test_a_path_outside_the_pack_is_refused(packed, tmp_path, monkeypatch, serve, capsys):
+    res, pack, key = packed
+    m = json.loads((pack / "manifest.json").read_text())
+    m["entries"][key]["files"]["checkpoint.pt"]["path"] = "../secret.pt"
+    (pack / "manifest.json").write_text(json.dumps(m))
+    url, requested = serve(pack)
+    _use(monkeypatch, url, _sha(pack / "manifest.json"), tmp_path / "results")
+    calls = _count_training(monkeypatch)
+    cached_train(CFG, TCFG, _x(), progress=False)
+    assert "malformed: refused" in _one_line(capsys)
+    assert requested == ["/manifest.json"] and calls == [1]
+
+
+@pytest.mark.parametrize("given", ["EVAE_LITE_PACK_URL", "EVAE_LITE_PACK_SHA256"])
+def test_half_a_configuration_is_said_and_computes(tmp_path, monkeypatch, capsys, given):
+    monkeypatch.setenv("EVAE_LITE_PRETRAINED", "1")
+    monkeypatch.setenv(given, "http://127.0.0.1:9/manifest.json" if "URL" in given else "a" * 64)
+    calls = _count_training(monkeypatch)
+    cached_train(CFG, TCFG, _x(), progress=False, root=tmp_path)
+    assert f"{given} is set without" in _one_line(capsys) and calls == [1]
+
+
+def test_the_pack_written_records_every_file(packed, tmp_path):
+    """Each file's sha256 and size as on disk; the manifest's own sha256 and the pack's size
+    as reported; the cache is only read (a corrupt entry is left out, not moved aside)."""
+    res, pack, key = packed
+    m = json.loads((pack / "manifest.json").read_text())
+    assert m["format"] == fetch.FORMAT and m["scale"] == "smoke"
+    for k, e in m["entries"].items():
+        for name, f in e["files"].items():
+            assert f["path"] == f"{k}/{name}"
+            assert (f["sha256"], f["size"]) == (
+                _sha(pack / f["path"]),
+                (pack / f["path"]).stat().st_size,
+            )
+    filled = tmp_path / "filled"
+    bad = filled / key / "checkpoint.pt"
+    bad.write_bytes(bad.read_bytes()[:-1])
+    s = write_pack("smoke", tmp_path / "pack2", root=filled)
+    assert s.entries == {} and len(s.left_out) == 1 and "does not match" in s.left_out[0]
+    assert sorted(p.name for p in (filled / key).iterdir()) == [
+        ".lock",
+        "checkpoint.pt",
+        "manifest.json",
+    ]
+    assert s.bytes == sum(p.stat().st_size for p in (tmp_path / "pack2").rglob("*") if p.is_file())
+    assert s.manifest_sha256 == _sha(tmp_path / "pack2" / "manifest.json")
+
+
+def test_write_refuses_in_one_line(packed, tmp_path, capsys):
+    res, pack, key = packed
+    filled = str(tmp_path / "filled")
+    assert main(["write", "--scale", "huge", "--out", str(tmp_path / "p"), "--cache", filled]) == 2
+    assert "scale='huge' is not allowed" in _one_line(capsys)
+    assert main(["write", "--scale", "smoke", "--out", str(pack), "--cache", filled]) == 2
+    assert "is not an empty folder" in _one_line(capsys)
+    keys = tmp_path / "keys.txt"
+    keys.write_text("model-x\n")
+    out = str(tmp_path / "p")
+    assert (
+        main(["write", "--scale", "smoke", "--out", out, "--cache", filled, "--keys", str(keys)])
+        == 2
+    )
+    assert "'model-x' is not a cache key" in _one_line(capsys)
+
+
+def test_the_command_writes_the_recorded_keys(tmp_path, monkeypatch, capsys):
+    """What the cache serves under EVAE_LITE_PACK_RECORD is what --keys packs."""
+    record = tmp_path / "keys.txt"
+    monkeypatch.setenv(cache.RECORD_ENV, str(record))
+    root = tmp_path / "filled"
+    cached_train(CFG, TCFG, _x(), progress=False, root=root)
+    cached_train(CFG, TCFG.replace(seed=1), _x(), progress=False, root=root)
+    monkeypatch.delenv(cache.RECORD_ENV)
+    cached_train(CFG, TCFG.replace(seed=2), _x(), progress=False, root=root)  # not recorded
+    args = ["write", "--scale", "smoke", "--out", str(tmp_path / "p"), "--cache", str(root)]
+    assert main([*args, "--keys", str(record)]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "2 model; 3 files" in out
+        and "manifest sha256 " + _sha(tmp_path / "p" / "manifest.json") in out
+    )
+
+
+def test_the_pack_code_keys_nothing():
+    """Editing evae_lite/pack re-keys no result, so a published pack outlives such edits."""
+    for kind in ("model", "job"):
+        assert not [f for f in cache.code_files(kind) if "pack" in f.parts]
