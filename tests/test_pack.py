@@ -151,7 +151,8 @@ def test_a_served_pack_replaces_training_at_smoke_scale(data_dir, tmp_path, monk
 
     results = tmp_path / "results"
     monkeypatch.setenv("EVAE_LITE_RESULTS", str(results))
-    job = Job.at(ModelConfig("vae", D=4, H=16), "smoke", "grids")
+    # activity and Parzen: the classifier of the second measure trains on all of MNIST (a minute)
+    job = Job.at(ModelConfig("vae", D=4, H=16), "smoke", "grids", measures=("units", "parzen"))
     first, model = run(job), trained(job)
     summary = write_pack("smoke", tmp_path / "pack", root=results)
     assert summary.entries == {"job": 1, "model": 1}
