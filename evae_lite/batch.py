@@ -58,6 +58,12 @@ def run(paths, scale: str, out_dir: Path | None, inplace: bool = False, timeout=
         os.environ["EVAE_LITE_FIGURES"] = str(fig_dir)
         os.environ["EVAE_LITE_SCALE"] = scale
         os.environ["EVAE_LITE_BATCH"] = "1"  # no live progress widgets in saved notebooks
+        # the kernels import this very package, not another installed copy of it
+        pkg_root = str(Path(__file__).resolve().parent.parent)
+        if pkg_root not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
+            os.environ["PYTHONPATH"] = os.pathsep.join(
+                p for p in (pkg_root, os.environ.get("PYTHONPATH")) if p
+            )
         t0 = time.perf_counter()
         try:
             pm.execute_notebook(

@@ -23,15 +23,13 @@ def _chapter_keys(notebooks: list[str], scale: str) -> list[str] | None:
     from ..batch import run as run_chapters
     from ..runs.cache import RECORD_ENV
 
-    # the chapters' kernels import this very package (not another installed copy), so that
-    # the keys they record are the keys of the code that writes the pack
-    here = str(Path(__file__).resolve().parent.parent.parent)
-    path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p)
+    # batch.run has the chapters' kernels import this very package (not another installed
+    # copy), so that the keys they record are the keys of the code that writes the pack
     with tempfile.TemporaryDirectory(prefix="evae-lite-pack-") as tmp:
         record = Path(tmp) / "keys.txt"
         record.touch()
         saved = {k: os.environ.get(k) for k in (RECORD_ENV, "PYTHONPATH")}
-        os.environ.update({RECORD_ENV: str(record), "PYTHONPATH": path})
+        os.environ[RECORD_ENV] = str(record)
         try:
             failed = run_chapters(chapters(notebooks), scale, Path(tmp) / "executed")
         finally:
