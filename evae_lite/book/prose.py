@@ -4,10 +4,10 @@ notebook, a markdown cell inserts it with myst-nb's role (``{glue:text}`name` ``
 
 What markdown may hold in digits without gluing: formulas in math, code, citations, link
 targets, references to the paper's parts ("Fig. 7", "Table 4", "section 5.2", "eq. 7",
-"Algorithm 1", "appendix 9.3") and to a seed by its name ("seed 0"), and the numbers of an
-ordered list. Everything else, ours or
-the paper's, is glued: ours from the results, the paper's from `evae_lite.book.paper`, the
-settings from the chapter's parameters and the table of scales.
+"Algorithm 1", its "line 3", "appendix 9.3") and to a seed by its name ("seed 0"), and the
+numbers of an ordered list. Everything else, ours or the paper's, is glued: ours from the
+results, the paper's from `evae_lite.book.paper`, the settings from the chapter's parameters
+and the table of scales.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ _ALLOWED = re.compile(
 _NUM = r"\d+(\.\d+)?[a-z]?"
 _REFERENCE = re.compile(
     r"\b(Figs?\.|Figures?|Tables?|[Ss]ections?|[Cc]hapters?|[Ee]qs?\.|[Ee]quations?|"
-    rf"Algorithm|[Aa]ppendix|seeds?)\s*{_NUM}((\s*(,|-|–|and|to)\s*){_NUM})*"
+    rf"Algorithm|[Aa]ppendix|seeds?|[Ll]ines?)\s*{_NUM}((\s*(,|-|–|and|to)\s*){_NUM})*"
 )
 _LIST_ITEM = re.compile(r"^\s*\d+\.\s", re.M)
 _NUMBER_WORD = re.compile(
