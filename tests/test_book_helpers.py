@@ -110,3 +110,25 @@ def test_printed_sources_name_files_not_the_machine_folders():
     url = "downloaded from https://example.org/a/b.npz (md5 ok)"
     assert without_paths(url) == url  # a public address stays whole
     assert without_paths("1/2 of a/b") == "1/2 of a/b"
+
+
+def test_the_evae_diagram_lights_the_chosen_epitomes_units():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.colors import to_rgba
+    from matplotlib.patches import Rectangle
+
+    from evae_lite.book.diagram import evae_diagram
+
+    fig = evae_diagram(D=12, K=4, stride=4, y=2)
+    black = [
+        p
+        for p in fig.axes[0].patches
+        if isinstance(p, Rectangle) and p.get_facecolor()[:3] == to_rgba("black")[:3]
+    ]
+    assert sorted(round(p.get_x(), 3) for p in black) == sorted(
+        round(3.8 + d * 0.5, 3) for d in range(8, 12)
+    )  # the mask row lights units 9-12 (epitome 3 of 3) and no other
+    with pytest.raises(ValueError, match="y=3 is not allowed: this eVAE has epitomes 0..2"):
+        evae_diagram(D=12, K=4, stride=4, y=3)
