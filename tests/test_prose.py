@@ -113,3 +113,17 @@ def test_every_code_cell_declares_what_the_reader_sees(path):
         if "parameters" in tags:
             assert shown == ["remove-cell"], f"cell {i}: the parameters cell is plumbing"
         assert "NBVAL" not in c.source, f"cell {i}: test markers go in tags, not in the code"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_every_chapter_says_what_it_covers_and_ends_with_exercises(path):
+    """A summary under the title, and exercises whose solutions are collapsed."""
+    nb = nbformat.read(path, as_version=4)
+    md = [c.source for c in nb.cells if c.cell_type == "markdown"]
+    title = md[0].split("\n", 1)
+    assert title[0].startswith("# "), f"{path.name} starts with its title"
+    assert title[1].lstrip().startswith("```{admonition} In this chapter"), path.name
+    ex = [s for s in md if s.startswith("## Exercises") or "\n## Exercises" in s]
+    assert len(ex) == 1, f"{path.name}: one section of exercises"
+    body = ex[0].split("## Exercises", 1)[1]
+    assert "\n1. " in body and "```{admonition} Solutions\n:class: dropdown" in body, path.name
