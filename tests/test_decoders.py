@@ -45,3 +45,23 @@ def test_onnx_decoder_equals_the_model(cfg, tmp_path):
         with torch.no_grad():
             want = mean_image(cfg.likelihood, model.decode(full, torch.tensor([y]))).numpy()
         np.testing.assert_allclose(onnx(z), want, rtol=0, atol=1e-5)
+
+
+def test_the_build_says_which_explorer_it_must_train_and_for_how_long(
+    data_dir, tmp_path, monkeypatch
+):
+    """An explorer whose model the cache lacks is announced (model, scale, minutes at this
+    machine's pace) before it trains; a second build trains nothing and says nothing of it."""
+    from evae_lite.site import explorers
+
+    monkeypatch.setenv("EVAE_LITE_RESULTS", str(tmp_path / "cache"))
+    said: list[str] = []
+    explorers.write_all(tmp_path, "smoke", said.append)
+    first = [s for s in said if "is not trained yet" in s]
+    assert len(first) == len(explorers.EXPLORERS)
+    assert "ch07-evae: its model (evae, D=20, K=2, stride 1)" in first[0]
+    assert "minutes on this machine" in first[0] and "scale=smoke" in first[0]
+    said.clear()
+    explorers.write_all(tmp_path, "smoke", said.append)
+    assert not [s for s in said if "is not trained yet" in s]
+    assert explorers.seconds_to_train(explorers.EXPLORERS[0].job("smoke")) > 0

@@ -280,6 +280,17 @@ def eval_images(x: torch.Tensor, binary: bool) -> torch.Tensor:
     return fixed_binarization(x, EVAL_BINARIZATION_SEED) if binary else x
 
 
+def is_trained(job: Job, given=None) -> bool:
+    """Whether the results cache already holds the job's trained model (a valid entry)."""
+    from ..sealed import tensor_hash
+    from .cache import Entry, model_key
+
+    i = given or inputs(job)
+    x_val = None if i.x_val is None else tensor_hash(i.x_val)
+    key = model_key(i.model, job.train, x_train=tensor_hash(i.x_train), x_val=x_val)
+    return Entry(key).valid()
+
+
 def trained(
     job: Job, *, run_dir: str | Path | None = None, progress: bool = False, given=None
 ) -> TrainResult:

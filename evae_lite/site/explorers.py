@@ -102,6 +102,66 @@ def write(e: Explorer, root: Path, scale: str, log=print) -> list[Path]:
     return [onnx, path]
 
 
+def seconds_to_train(job, steps: int = 20) -> float:
+    """The job's training time at this machine's pace: a few Adam steps of a fresh copy of its
+    model on its own minibatch size and one assignment of a slice of the images, timed, scaled
+    to the run (the per-epoch validation left out: a lower estimate)."""
+    import math
+    import time
+
+    import torch
+
+    from ..model import build_model
+    from ..runs import inputs
+    from ..train import resolve_device
+
+    i = inputs(job)
+    device = resolve_device(job.train.device)
+    model = build_model(i.model).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    B = job.train.batch_size
+    x = i.x_train[:B].to(device)
+    y = torch.zeros(len(x), dtype=torch.long, device=device) if model.n_epitomes > 1 else None
+
+    def step():
+        loss = model.loss_terms(x, y).cost.mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    step()  # warm-up
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    per_step = (time.perf_counter() - t0) / steps
+    per_epoch = per_step * math.ceil(len(i.x_train) / B)
+    if model.n_epitomes > 1:  # Algorithm 1's assignment: every epitome for every example
+        from ..train.assignment import assign_epitomes
+
+        n = min(1000, len(i.x_train))
+        t0 = time.perf_counter()
+        assign_epitomes(model, i.x_train[:n].to(device))
+        per_epoch += (time.perf_counter() - t0) * len(i.x_train) / n
+    return per_epoch * job.train.total_epochs
+
+
 def write_all(root: Path, scale: str, log=print) -> list[Path]:
-    """Every explorer's files (the decoders are re-exported each build: they follow the cache)."""
+    """Every explorer's files (the decoders are re-exported each build: they follow the cache).
+    A model the cache lacks is trained first: the build says which, at what setting and for
+    about how long on this machine, before it starts, and shows a progress bar."""
+    from ..runs import describe as describe_scale
+    from ..runs import trained
+    from ..runs.job import is_trained
+
+    for e in EXPLORERS:
+        job = e.job(scale)
+        if not is_trained(job):
+            minutes = seconds_to_train(job) / 60
+            log(
+                f"explorer {e.name}: its model ({e.model}, D={e.D}"
+                + (f", K={e.K}, stride {e.stride}" if e.K else "")
+                + f") is not trained yet; training it now, about {minutes:.0f} minutes on this "
+                f"machine or more ({describe_scale(scale)})"
+            )
+            trained(job, progress=True)
     return [p for e in EXPLORERS for p in write(e, root, scale, log)]
