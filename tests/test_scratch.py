@@ -94,3 +94,24 @@ def test_one_scratch_epoch_lowers_the_cost(scratch):
         scratch["train_epoch"](nets, m, opt, x, g, batch=50)
     y = scratch["assign"](nets, m, x)
     assert scratch["cost"](nets, m, x, y, eps).mean().item() < before - 20  # 548 -> 501 nats
+
+
+def test_the_vae_chapters_tiny_vae_is_the_package_vae():
+    """Chapter 2's TinyVAE (its cells tagged `scratch`) gives the package VAE's eq. 4."""
+    nb = nbformat.read(CHAPTER.parent / "02_over_pruning.ipynb", as_version=4)
+    ns: dict = {"torch": torch}
+    exec("\n\n".join(c.source for c in nb.cells if "scratch" in c.metadata.get("tags", [])), ns)
+    torch.manual_seed(0)
+    tiny = ns["TinyVAE"](6, 32)
+    pkg = build_model(ModelConfig("vae", D=6, L=1, H=32)).eval()
+    state = {}
+    for k, v in tiny.state_dict().items():
+        layer, what = k.rsplit(".", 1)
+        state[f"{NAMES[layer]}.{what}"] = v
+    pkg.load_state_dict(state)
+    x = _x()
+    eps = torch.randn(len(x), 6, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        torch.testing.assert_close(
+            tiny.cost(x, eps), pkg.loss_terms(x, eps=eps).cost, rtol=0, atol=1e-3
+        )
