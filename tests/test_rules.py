@@ -398,3 +398,26 @@ def test_budgets_in_steps_print_their_thousands():
     assert R.Budget("MNIST", 40, 3280, "epochs of the schedule").training == (
         "40/3,280 epochs of the schedule (1.2%)"
     )
+
+
+def test_budgets_come_from_the_rows_of_the_table_of_scales():
+    from evae_lite.book import budgets as B
+
+    assert B.steps(280, 300, 100) == 900 and B.steps(50_000, 200, 100) == 100_000
+    faces = B.budget("book", "grids", "faces")  # 300 epochs of 3 batches; TFD: 250 of 1,000
+    assert (faces.dataset, faces.epochs, faces.paper_epochs) == (
+        "Olivetti, 280 faces, for TFD",
+        900,
+        250 * B.TFD_TRAIN_IMAGES // 100,
+    )
+    assert faces.unit == "minibatch steps" and faces.share < 0.01
+    assert str(B.budget("book", "grids")) == "MNIST, 10/200 epochs (5%)"
+    lk = B.budget("book", "likelihood")  # 4 of the 8 stages: 1 + 3 + 9 + 27 epochs of 3,280
+    assert (lk.epochs, lk.paper_epochs, lk.unit) == (40, 3280, B.SCHEDULE)
+    small = B.budget("smoke", "figures")  # 2 epochs of the first 2,000 images
+    assert small.dataset == "MNIST, first 2,000 images" and (small.epochs, small.paper_epochs) == (
+        40,
+        100_000,
+    )
+    with pytest.raises(ValueError, match="batch=0"):
+        B.steps(280, 300, 0)
