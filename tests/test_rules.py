@@ -351,10 +351,10 @@ def test_cells_leave_out_the_cells_that_cannot_be_tested():
     """A remedy against the VAE at D = 20, where the VAE keeps all 20 units (nothing can keep
     more), and at D = 50: only D = 50 is tested, and the why names the other and its reason."""
     more = R.Difference(spread(45, 0.5), spread(30, 0.5), ">", None, "free bits", "VAE")
-    full = R.NotTested("budget", "the VAE keeps 20.0 of 20 units: no model can keep more")
+    full = R.NotTested("ceiling", "the VAE keeps 20.0 of 20 units: no model can keep more")
     j = R.Cells((("D = 20", full), ("D = 50", more)), "D").judge(MNIST)
     assert j.verdict == R.SUPPORTED and "supported at 1 of 1 D" in j.why
-    assert "not tested at 1: D = 20 (budget: the VAE keeps 20.0 of 20 units" in j.why
+    assert "not tested at 1: D = 20 (ceiling: the VAE keeps 20.0 of 20 units" in j.why
     assert [c.verdict for _, c in j.cells] == [R.NOT_TESTED, R.SUPPORTED]
     none = R.Cells((("D = 20", full),), "D").judge(MNIST)
     assert none.verdict == R.NOT_TESTED and none.why.startswith("not tested at any of 1 D")

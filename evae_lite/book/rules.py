@@ -100,7 +100,7 @@ SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE, NOT_TESTED = (
 )
 VERDICTS = (SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE, NOT_TESTED)
 DIRECTIONS = (">", "<")  # the paper says a > b (rising) or a < b (falling)
-NOT_TESTED_KINDS = ("budget", "data", "degenerate")
+NOT_TESTED_KINDS = ("budget", "data", "degenerate", "ceiling")
 
 
 def _sign(direction: str) -> int:
@@ -737,8 +737,10 @@ def _cell_kind(t: _Test) -> str:
 @dataclass(frozen=True)
 class NotTested:
     """A claim this book cannot test: kind "budget" (training or measurement too short),
-    "data" (a stand-in data set), or "degenerate" (the model measured is not the one the claim
-    is about, e.g. one mixture component used); `reason` says which, in numbers."""
+    "data" (a stand-in data set, or nothing of the kind to measure), "degenerate" (the model
+    measured is not the one the claim is about, e.g. one mixture component used), or "ceiling"
+    (the reference is at the measure's limit: no model can keep more than all its units);
+    `reason` says which, in numbers."""
 
     kind: str
     reason: str
