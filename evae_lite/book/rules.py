@@ -777,13 +777,16 @@ def _cell(text: str) -> str:
 
 
 def table_markdown(
-    judgements: Sequence[Judgement], chapters: bool = False, holm_column: bool = False
+    judgements: Sequence[Judgement],
+    chapters: bool = False,
+    holm_column: bool = False,
+    claim_header: str = "the paper's claim",
 ) -> str:
     """The judgements as a Markdown table: where, the claim, the effect measured with its
     interval, the paper's effect, seeds, data set, training against the paper's, verdict, why
     (and the chapter first, if asked; and, if asked, each verdict after Holm's correction over
     every tested judgement of the table, `after_holm`)."""
-    head = ["where", "the paper's claim", "measured here", "the paper's"]
+    head = ["where", claim_header, "measured here", "the paper's"]
     head += ["seeds", "data", "training", "verdict", "why"]
     if chapters:
         head.insert(0, "chapter")
