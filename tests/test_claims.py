@@ -229,3 +229,33 @@ def test_table_2_trends_are_judged_by_their_slope_not_the_last_step():
     assert every.verdict == R.INCONCLUSIVE and "the weakest, D = 200" in every.why
     assert str(count.budget) == "MNIST, 40/3,280 epochs of Burda et al.'s schedule (1.2%)"
     assert lo < ref.slope < hi
+
+
+def test_grid_rows_carry_the_features_and_the_epitomes_used():
+    """An eVAE with D = 8, K = 2 (four epitomes) whose validation images fall in two of them:
+    every K-th unit's group size stands for its epitome. Seed means average both measures."""
+    from evae_lite.evaluate.features import SampleFeatures
+    from evae_lite.evaluate.parzen import ParzenResult
+    from evae_lite.model import ModelConfig
+    from evae_lite.runs import Job, JobResult, Units
+    from evae_lite.train import TrainConfig
+
+    def result(seed, fd, sizes):
+        parzen = ParzenResult(0.2, 100.0 + seed, 1.0, [0.1, 0.2], [90, 99], 10, 10)
+        group = [n for n in sizes for _ in range(2)]
+        units = Units(8, 8, [1.0] * 8, [1.0] * 8, group_size=group)
+        feats = SampleFeatures(fd, 0.5, 0.25, 0.5, 0.5, 10, 10, 5)
+        return JobResult(seed, 10, 1, 100.0, 8, units=units, parzen=parzen, features=feats)
+
+    job = Job(
+        ModelConfig("evae", D=8, K=2, stride=2),
+        TrainConfig(epochs=1),
+        tag=dict(model="eVAE", D=8, L=1, H=500, K=2),
+    )
+    jobs = [job.with_seed(0), job.with_seed(1)]
+    rows = T.rows(jobs, [result(0, 4.0, [30, 10, 0, 0]), result(1, 6.0, [40, 0, 0, 0])])
+    assert (rows[0].fd, rows[0].used, rows[0].groups) == (4.0, 2.0, 4)
+    (mean,) = T.seed_means(rows)
+    assert (mean.fd, mean.used, mean.precision) == (5.0, 1.5, 0.5)
+    assert mean.spread("fd").values == [4.0, 6.0]
+    assert "sends the validation images to 1.5 of its 4 epitomes" in G.degenerate(mean)

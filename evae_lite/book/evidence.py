@@ -93,7 +93,7 @@ def caption(scale_name: str) -> str:
     return (
         f"**The paper's claims tested in this chapter (scale={scale_name}).** Each verdict "
         f"reads the two-sided {percent(LEVEL)} Student-t interval of the effect across seeds "
-        "(the closing chapter gives the rule); each row names its data and its training "
+        "(the chapter on findings gives the rule); each row names its data and its training "
         "against the paper's.\n\n"
     )
 
