@@ -259,3 +259,15 @@ def test_grid_rows_carry_the_features_and_the_epitomes_used():
     assert (mean.fd, mean.used, mean.precision) == (5.0, 1.5, 0.5)
     assert mean.spread("fd").values == [4.0, 6.0]
     assert "sends the validation images to 1.5 of its 4 epitomes" in G.degenerate(mean)
+
+
+def test_a_grid_with_one_D_tests_no_trend_along_D():
+    """The smoke grid of Fig. 7 has D = 8 only: the trends are not tested, and say why."""
+    rows = [r for r in _fig7_rows() if r.D == 8]
+    ev = G.epitome_size(None, rows, scale="smoke")
+    drops = ev.verdicts[0]
+    assert drops.verdict == R.NOT_TESTED and drops.why == (
+        "data: one D only (D = 8): no trend to fit"
+    )
+    assert ev.verdicts[1].verdict == R.SUPPORTED  # the count at D = 8 is still tested
+    assert ev.verdicts[0].budget.dataset == "MNIST, first 1,000 images"

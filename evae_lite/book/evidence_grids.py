@@ -21,6 +21,7 @@ from .evidence import (
     SCORE_SHARE,
     Evidence,
     count_tolerance,
+    no_trend,
 )
 from .intervals import slope
 from .rules import (
@@ -99,11 +100,11 @@ def epitome_size(S, rows: list[T.Row] | None = None, workers=None, scale=None) -
     e_best = {D: best[D, "eVAE", 1, 500] for D in Ds}
     xs, d_txt = tuple(float(D) for D in Ds), ", ".join(map(str, Ds))
     fd = _has_fd(list(vae.values()) + list(e_best.values()))
-    where = "section 5.2, Fig. 7"
+    where, one = "section 5.2, Fig. 7", no_trend(xs, "D")
 
     v_p = tuple(vae[D].spread() for D in Ds)
     g = ev.add(
-        Trend(xs, v_p, "<", None, "D", f"VAE's {PARZEN}", "nats", ".2f").judge(b),
+        (one or Trend(xs, v_p, "<", None, "D", f"VAE's {PARZEN}", "nats", ".2f")).judge(b),
         where,
         f"As D grows, the VAE's {PARZEN} drops (D = {d_txt})",
     )
@@ -111,7 +112,7 @@ def epitome_size(S, rows: list[T.Row] | None = None, workers=None, scale=None) -
         ys = tuple(vae[D].spread("fd") for D in Ds)
         ev.add_sibling(
             g,
-            Trend(xs, ys, ">", None, "D", "VAE's Fréchet distance", "", ".3f").judge(b),
+            (one or Trend(xs, ys, ">", None, "D", "VAE's Fréchet distance", "", ".3f")).judge(b),
             "section 5.2, second measure",
             f"As D grows, the VAE's samples get worse: its {FD} rises (D = {d_txt})",
         )
@@ -147,7 +148,7 @@ def epitome_size(S, rows: list[T.Row] | None = None, workers=None, scale=None) -
     )
     e_p = tuple(e_best[D].spread() for D in Ds)
     g = ev.add(
-        Trend(xs, e_p, ">", None, "D", f"best eVAE's {PARZEN}", "nats", ".2f").judge(b),
+        (one or Trend(xs, e_p, ">", None, "D", f"best eVAE's {PARZEN}", "nats", ".2f")).judge(b),
         where,
         f"As D grows, the best eVAE's {PARZEN} rises (K chosen on validation; D = {d_txt})",
     )
@@ -155,7 +156,9 @@ def epitome_size(S, rows: list[T.Row] | None = None, workers=None, scale=None) -
         ys = tuple(e_best[D].spread("fd") for D in Ds)
         ev.add_sibling(
             g,
-            Trend(xs, ys, "<", None, "D", "best eVAE's Fréchet distance", "", ".3f").judge(b),
+            (one or Trend(xs, ys, "<", None, "D", "best eVAE's Fréchet distance", "", ".3f")).judge(
+                b
+            ),
             "section 5.2, second measure",
             f"As D grows, the best eVAE's samples get better: its {FD} falls (D = {d_txt})",
         )
@@ -412,8 +415,8 @@ def table2(nll: dict, act: dict, budget: Budget) -> Evidence:
     if lo >= hi:
         lo, hi = pD[0], pD[-1]
     fall = FLAT_NLL_SHARE * abs(paper_slope) * (hi - lo)  # the paper's eVAE gain, halved
-    span = max(Ds) - min(Ds)
-    flat = FlatTrend(xs, v, fall / span, "no fall", "D", "VAE's -L_k", "nats", ".4f")
+    span, one = (max(Ds) - min(Ds)) or 1, no_trend(xs, "D")
+    flat = one or FlatTrend(xs, v, fall / span, "no fall", "D", "VAE's -L_k", "nats", ".4f")
     ev.add(
         flat.judge(budget),
         "section 5.4, Table 2",
@@ -422,7 +425,7 @@ def table2(nll: dict, act: dict, budget: Budget) -> Evidence:
         f"gain from D = {lo} to {hi}",
     )
     ev.add(
-        Trend(xs, e, "<", paper_slope, "D", "eVAE's -L_k", "nats", ".4f").judge(budget),
+        (one or Trend(xs, e, "<", paper_slope, "D", "eVAE's -L_k", "nats", ".4f")).judge(budget),
         "section 5.4, Table 2",
         f"As D grows (D = {d_txt}), the eVAE improves its log-likelihood: its -L_k falls",
     )
