@@ -589,9 +589,8 @@ class FlatTrend:
         xs = ", ".join(f"{x:g}" for x in self.xs)
         means = " → ".join(f"{y.mean:{s}}" for y in self.ys)
         span = max(self.xs) - min(self.xs)
-        tol = {"both": "±", "no rise": "+", "no fall": "-"}[self.side] + f"{self.tolerance:{s}}"
-        over = {"both": "±", "no rise": "+", "no fall": "-"}[self.side]
-        over += f"{self.tolerance * span:{s}}"
+        mark = {"both": "±", "no rise": "+", "no fall": "-"}[self.side]
+        tol, over = f"{mark}{self.tolerance:{s}}", f"{mark}{self.tolerance * span:{s}}"
         if iv.stderr is None:
             few = {f"{self.x_name} = {x:g}": y for x, y in zip(self.xs, self.ys)}
             head = f"{t.effect_name}: {iv.estimate:+{s}}{u}, but " + _no_spread(few)
