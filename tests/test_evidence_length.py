@@ -42,8 +42,8 @@ def _evidence():
 def test_gaps_are_evae_minus_vae_and_nll_is_minus_lk():
     ev = _evidence()
     assert ev.value("VAE", 1, 10, "nll").mean == pytest.approx(101.0)
-    assert ev.gap(1, 10, "parzen").gap == pytest.approx(105.0)
-    assert ev.gap(1, 10, "nll").gap == pytest.approx(10.0)  # the eVAE's -L_k is 10 nats worse
+    assert ev.gap(1, 10, "parzen").estimate == pytest.approx(105.0)
+    assert ev.gap(1, 10, "nll").estimate == pytest.approx(10.0)  # the eVAE's -L_k: 10 nats worse
     # standard error of a difference of two independent means (5 and 10 nats here)
     assert ev.gap(1, 10, "parzen").stderr == pytest.approx((5.0**2 + 10.0**2) ** 0.5)
     with pytest.raises(ValueError, match="'recall' was not measured"):

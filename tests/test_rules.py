@@ -8,8 +8,6 @@ import pytest
 from scipy import stats
 
 from evae_lite.book import rules as R
-from evae_lite.book.claims import compare
-from evae_lite.book.evidence import _steps
 from evae_lite.runs import Spread
 
 MNIST = R.Budget("MNIST", 10)
@@ -82,7 +80,8 @@ def test_a_tie_is_inconclusive_not_refuted():
     j = R.Difference(
         spread(1883, 136), spread(1914, 40), ">", 2371 - 2180, "best eVAE", "best VAE", "nats"
     ).judge(FACES)
-    assert f"{compare(spread(1883, 136), spread(1914, 40)):.0f}" == "-31 ± 142"
+    gap = R.difference(spread(1883, 136), spread(1914, 40))
+    assert f"{gap.estimate:.0f} ± {gap.stderr:.0f}" == "-31 ± 142"
     assert j.verdict == R.INCONCLUSIVE
     assert j.effect.lo < 0 < 191 < j.effect.hi
     for number in ("-31.0", "+191.0", "1883.0 ± 136.0", "1914.0 ± 40.0", "2.34 df"):
@@ -163,8 +162,10 @@ def test_a_flat_count_is_never_fewer():
 def test_a_trend_is_the_slope_over_all_points_not_the_last_step():
     d = 0.6368  # three seeds at +-d: a standard error of 0.3677 each
     ys = tuple(Spread.of([m - d, m, m + d]) for m in (10.0, 6.0, 3.0, 3.25))
-    assert f"{compare(ys[3], ys[2]):.2f}" == "+0.25 ± 0.52"  # the last step goes up, a tie
-    assert _steps(list(ys), "<") != "supported"  # the old step-by-step rule could not say
+    last = R.difference(ys[3], ys[2])
+    assert f"{last.estimate:+.2f} ± {last.stderr:.2f}" == "+0.25 ± 0.52"  # the last step: up
+    step = R.Difference(ys[3], ys[2], "<", None, "100 epochs", "50 epochs").judge(MNIST)
+    assert step.verdict == R.INCONCLUSIVE  # judged step by step, the last step decides nothing
     j = R.Trend((10, 25, 50, 100), ys, "<", None, "epochs", "error", "nats", ".3f").judge(MNIST)
     points = [(x, v) for x, y in zip((10, 25, 50, 100), ys) for v in y.values]
     ref = stats.linregress(*zip(*points))
@@ -274,3 +275,149 @@ def test_bad_inputs_name_the_value_and_what_is_allowed():
 def test_a_budget_below_one_percent_keeps_a_digit():
     assert R.Budget("MNIST", 1, 200).training == "1/200 epochs (0.5%)"
     assert R.Budget("MNIST", 200, 200).training == "200/200 epochs (100%)"
+
+
+def test_not_worse_reads_the_worse_end_against_the_margin():
+    """eVAE against mVAE, higher is better, a margin of 5 nats: within it, beyond it, across
+    it; and the same rule for "lower is better" (a Fréchet distance) and for a number."""
+    mvae = spread(300, 0.5)
+    ok = R.NotWorse(spread(298, 0.5), mvae, ">", 5, "eVAE", "mVAE", "nats").judge(MNIST)
+    assert ok.verdict == R.SUPPORTED and ok.effect.lo > -5
+    assert "its worse end" in ok.why and "stays within the margin -5.0 nats" in ok.why
+    assert "higher is better, margin 5.0 nats" in ok.why
+    bad = R.NotWorse(spread(280, 0.5), mvae, ">", 5, "eVAE", "mVAE", "nats").judge(MNIST)
+    assert bad.verdict == R.NOT_SUPPORTED and bad.effect.hi < -5
+    assert "wholly below the margin -5.0 nats" in bad.why
+    edge = R.NotWorse(spread(295, 0.5), mvae, ">", 5).judge(MNIST)
+    assert edge.verdict == R.INCONCLUSIVE and edge.effect.lo < -5 < edge.effect.hi
+    assert "straddles the margin -5.0" in edge.why
+    # lower is better: 12 against 10 with a margin of 1 is wholly above +1
+    fd = R.NotWorse(spread(12, 0.2), spread(10, 0.2), "<", 1.0, unit="").judge(MNIST)
+    assert fd.verdict == R.NOT_SUPPORTED and "wholly above the margin +1.0" in fd.why
+    # "at least the VAE's units": equal counts with no spread are within any positive margin
+    eight = Spread.of([8, 8, 8])
+    assert R.NotWorse(eight, eight, ">", 1.0).judge(MNIST).verdict == R.SUPPORTED
+    assert R.NotWorse(eight, 9.0, ">", 1.0).judge(MNIST).verdict == R.INCONCLUSIVE  # on it
+    assert R.NotWorse(eight, 10.0, ">", 1.0).judge(MNIST).verdict == R.NOT_SUPPORTED
+    # the interval's worse end is the two-sided interval's: at the level, the bound is -margin
+    p = ok.p_support
+    assert R.difference(spread(298, 0.5), mvae, level=1 - p).lo == pytest.approx(-5)
+    with pytest.raises(ValueError, match="margin=-1"):
+        R.NotWorse(mvae, mvae, ">", -1).judge(MNIST)
+
+
+def test_not_worse_agrees_with_its_definition_on_random_spreads():
+    rng = random.Random(1)
+    for _ in range(200):
+        a = Spread.of([rng.gauss(rng.uniform(-3, 3), rng.uniform(0.1, 2)) for _ in range(3)])
+        b = Spread.of([rng.gauss(0, rng.uniform(0.1, 2)) for _ in range(3)])
+        direction, margin = rng.choice((">", "<")), rng.uniform(0, 2)
+        sign = 1 if direction == ">" else -1
+        j = R.NotWorse(a, b, direction, margin).judge(MNIST)
+        lo, hi = sorted((sign * j.effect.lo, sign * j.effect.hi))
+        want = R.SUPPORTED if lo > -margin else R.NOT_SUPPORTED if hi < -margin else R.INCONCLUSIVE
+        assert j.verdict == want
+
+
+def test_a_flat_trend_is_a_slope_inside_a_tolerance():
+    """Parzen scores over D = 5, 10, 20: flat within 0.2 nats per unit of D (3 nats over the
+    range); one falling by 1 nat per unit of D is not flat and does fall; a rising one does not
+    fall."""
+    xs = (5, 10, 20)
+    flat = tuple(spread(m, 0.3) for m in (250.0, 250.4, 249.8))
+    j = R.FlatTrend(xs, flat, 0.2, "both", "D", "Parzen", "nats").judge(MNIST)
+    ref = stats.linregress([x for x in xs for _ in range(3)], [v for y in flat for v in y.values])
+    assert j.verdict == R.SUPPORTED and j.effect.estimate == pytest.approx(ref.slope)
+    assert -0.2 < j.effect.lo < j.effect.hi < 0.2 and "inside ±0.200 nats" in j.why
+    assert "±3.000 nats over D = 5 to 20" in j.why and "7 df" in j.why
+    falling = tuple(spread(250.0 - (x - 5), 0.3) for x in xs)
+    j = R.FlatTrend(xs, falling, 0.2, "both", "D", "Parzen", "nats").judge(MNIST)
+    assert j.verdict == R.NOT_SUPPORTED and "outside ±0.200" in j.why
+    j = R.FlatTrend(xs, falling, 0.2, "no fall", "D", "Parzen", "nats").judge(MNIST)
+    assert j.verdict == R.NOT_SUPPORTED and "wholly below the margin -0.200" in j.why
+    rising = tuple(spread(250.0 + (x - 5), 0.3) for x in xs)
+    assert R.FlatTrend(xs, rising, 0.2, "no fall").judge(MNIST).verdict == R.SUPPORTED
+    assert R.FlatTrend(xs, rising, 0.2, "no rise").judge(MNIST).verdict == R.NOT_SUPPORTED
+    # a flat count in every seed: exactly zero slope, inside any band
+    eight = Spread.of([8, 8, 8])
+    assert R.FlatTrend(xs, (eight,) * 3, 0.0).judge(MNIST).verdict == R.SUPPORTED
+    with pytest.raises(ValueError, match="side='down'"):
+        R.FlatTrend(xs, flat, 0.2, "down").judge(MNIST)
+    with pytest.raises(ValueError, match="tolerance=-0.1"):
+        R.FlatTrend(xs, flat, -0.1).judge(MNIST)
+
+
+def test_cells_leave_out_the_cells_that_cannot_be_tested():
+    """A remedy against the VAE at D = 20, where the VAE keeps all 20 units (nothing can keep
+    more), and at D = 50: only D = 50 is tested, and the why names the other and its reason."""
+    more = R.Difference(spread(45, 0.5), spread(30, 0.5), ">", None, "free bits", "VAE")
+    full = R.NotTested("ceiling", "the VAE keeps 20.0 of 20 units: no model can keep more")
+    j = R.Cells((("D = 20", full), ("D = 50", more)), "D").judge(MNIST)
+    assert j.verdict == R.SUPPORTED and "supported at 1 of 1 D" in j.why
+    assert "not tested at 1: D = 20 (ceiling: the VAE keeps 20.0 of 20 units" in j.why
+    assert [c.verdict for _, c in j.cells] == [R.NOT_TESTED, R.SUPPORTED]
+    none = R.Cells((("D = 20", full),), "D").judge(MNIST)
+    assert none.verdict == R.NOT_TESTED and none.why.startswith("not tested at any of 1 D")
+    # not-worse cells: one beyond the margin is named and refutes "every"
+    cells = tuple(
+        (f"K = {k}", R.NotWorse(spread(m, 0.5), spread(300, 0.5), ">", 5, "eVAE", "mVAE"))
+        for k, m in ((2, 301), (4, 299), (8, 280))
+    )
+    j = R.Cells(cells, "K").judge(MNIST)
+    assert j.verdict == R.NOT_SUPPORTED
+    assert "supported at 2 of 3 K, worse beyond the margin at 1, undecided at 0" in j.why
+    assert "(K = 8, eVAE minus mVAE: -20.0 [" in j.why
+    with pytest.raises(ValueError, match="pooled"):
+        R.Cells(cells, "K", mode="pooled").judge(MNIST)
+
+
+def test_words_and_a_disagreement_between_two_measures():
+    up = R.Difference(spread(10, 1), spread(0, 1), ">").judge(MNIST).about("Fig. 6", "better")
+    tie = R.Difference(spread(1, 1), spread(0, 1), ">").judge(MNIST).about("Fig. 6", "better")
+    assert R.in_words([up, tie]) == "“better”: supported; “better”: inconclusive"
+    said = R.disagreement(up, tie, "Parzen log-density", "Fréchet distance")
+    assert said == (
+        "On “better”, the two measures disagree: by the Parzen log-density it is supported, "
+        "by the Fréchet distance inconclusive."
+    )
+    assert R.disagreement(up, up, "a", "b") == ""
+
+
+def test_the_table_can_carry_the_verdicts_after_holm():
+    strong = R.Difference(spread(10, 1), spread(0, 1), ">").judge(MNIST).about("x", "strong")
+    weak = R.Difference(spread(2.3, 0.5), spread(0, 0.5), ">").judge(MNIST).about("x", "weak")
+    rows = R.table_markdown([strong, weak, weak, weak], holm_column=True).splitlines()
+    assert "| after Holm | why |" in rows[0]
+    assert "| **supported** | supported |" in rows[2]
+    assert "| **supported** | inconclusive (Holm-adjusted p above the level) |" in rows[3]
+
+
+def test_budgets_in_steps_print_their_thousands():
+    b = R.Budget("Olivetti, 280 faces, for TFD", 900, 250_000, unit="minibatch steps")
+    assert b.training == "900/250,000 minibatch steps (0.36%)"
+    assert R.Budget("MNIST", 40, 3280, "epochs of the schedule").training == (
+        "40/3,280 epochs of the schedule (1.2%)"
+    )
+
+
+def test_budgets_come_from_the_rows_of_the_table_of_scales():
+    from evae_lite.book import budgets as B
+
+    assert B.steps(280, 300, 100) == 900 and B.steps(50_000, 200, 100) == 100_000
+    faces = B.budget("book", "grids", "faces")  # 300 epochs of 3 batches; TFD: 250 of 1,000
+    assert (faces.dataset, faces.epochs, faces.paper_epochs) == (
+        "Olivetti, 280 faces, for TFD",
+        900,
+        250 * B.TFD_TRAIN_IMAGES // 100,
+    )
+    assert faces.unit == "minibatch steps" and faces.share < 0.01
+    assert str(B.budget("book", "grids")) == "MNIST, 10/200 epochs (5%)"
+    lk = B.budget("book", "likelihood")  # 4 of the 8 stages: 1 + 3 + 9 + 27 epochs of 3,280
+    assert (lk.epochs, lk.paper_epochs, lk.unit) == (40, 3280, B.SCHEDULE)
+    small = B.budget("smoke", "figures")  # 2 epochs of the first 2,000 images
+    assert small.dataset == "MNIST, first 2,000 images" and (small.epochs, small.paper_epochs) == (
+        40,
+        100_000,
+    )
+    with pytest.raises(ValueError, match="batch=0"):
+        B.steps(280, 300, 0)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from ..runs import Aggregate, Spread, aggregate, trained
 from ..runs import grids as E
 from . import paper as T
-from .claims import Comparison, compare
+from .intervals import Interval, difference
 
 MODELS = ("VAE", "eVAE")
 # quantity -> (Aggregate field, words, the direction that is better for the eVAE)
@@ -55,9 +55,9 @@ class LengthEvidence:
             return Spread(-s.mean, s.stderr, [-v for v in s.values])
         return s
 
-    def gap(self, L: int, epochs: int, quantity: str) -> Comparison:
-        """eVAE minus VAE in one quantity, with the standard error of the difference."""
-        return compare(
+    def gap(self, L: int, epochs: int, quantity: str) -> Interval:
+        """eVAE minus VAE in one quantity: its Student-t interval across seeds (`intervals`)."""
+        return difference(
             self.value("eVAE", L, epochs, quantity), self.value("VAE", L, epochs, quantity)
         )
 
@@ -232,8 +232,6 @@ def verdicts(ev: LengthEvidence) -> list:
 def gap_words(ev: LengthEvidence, quantity: str, spec: str = ".0f") -> dict[str, str]:
     """The eVAE-minus-VAE interval of one quantity at each L after the first and the last
     number of epochs, as text for the prose: {'<quantity>_gap_<L>_first': '+12 [+3, +21]', ...}."""
-    from .intervals import difference
-
     out = {}
     for L in ev.Ls:
         for when, e in (("first", ev.epochs[0]), ("last", ev.epochs[-1])):

@@ -1,6 +1,8 @@
 """The measurements of the chapter after the paper: every remedy for over-pruning against the
-VAE, over the seeds of the `remedies` row of the table of scales, and the verdicts on which
-remedies keep units active, which improve L_k, and whether the eVAE stays ahead of them.
+VAE, over the seeds of the `remedies` row of the table of scales, and the judgements (the
+book's one scheme, `rules`) on which remedies keep units active, which improve L_k, and
+whether the eVAE stays ahead of them, each over every D as `rules.Cells` (a D where the VAE
+already keeps all its units cannot test "keeps more units" and is left out, with its reason).
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ import torch
 
 from ..runs import Spread, trained
 from ..runs.remedies import remedies_jobs
-from .claims import NOT_SUPPORTED, PARTLY, SUPPORTED, Verdict, compare, judge
-from .evidence import Evidence, rec_error
+from . import budgets
+from .evidence import FD, NLL_SHARE, PARZEN, Evidence, rec_error
+from .rules import SUPPORTED, Budget, Cells, Difference, Judgement, NotTested, NotWorse
 
 QUANTITIES = {  # name -> (words, higher is better)
     "active": ("active units (A_u > 0.02)", True),
@@ -22,6 +25,7 @@ QUANTITIES = {  # name -> (words, higher is better)
     "nll": ("-L_k, nats", False),
     "parzen": ("Parzen log-density, nats", True),
     "rec": ("reconstruction error, nats", False),
+    "fd": ("Fréchet distance of the classifier's features", False),
 }
 LEARNED = ("eVAE, Gumbel-softmax", "eVAE, straight-through", "eVAE, REINFORCE")
 
@@ -37,7 +41,8 @@ class Remedies:
     q_y: dict[tuple[str, int], dict] = field(default_factory=dict)
     unit_kl: dict[tuple[str, int], list[float]] = field(default_factory=dict)  # seed 0's
     evidence: Evidence | None = None
-    answers: dict[tuple[str, str], Verdict] = field(default_factory=dict)  # (model, question)
+    answers: dict[tuple[str, str], Judgement] = field(default_factory=dict)  # (model, question)
+    budget: Budget | None = None  # the remedies row's training against the paper's
 
     def __getitem__(self, key) -> Spread:
         return self.values[key]
@@ -88,11 +93,13 @@ def remedies(S, workers=None, Ds=None) -> Remedies:
                 (name, D, "nll"): Spread.of(-r.iwae.mean for r in rs),
                 (name, D, "parzen"): Spread.of(r.parzen.mean for r in rs),
                 (name, D, "rec"): Spread.of(rec_error(S, run) for run in runs),
+                (name, D, "fd"): Spread.of(r.features.fd for r in rs),
             }
         )
         out.unit_kl[name, D] = rs[0].units.kl
         if name in LEARNED or name == "eVAE, y*":
             out.q_y[name, D] = _q_y_behaviour(S, *pairs[0][:1], runs[0])
+    out.budget = budgets.budget(S.scale.name, "remedies")
     out.evidence = _verdicts(out)
     return out
 
@@ -107,34 +114,31 @@ def with_verdict(R: Remedies, question: str, verdict: str) -> list[str]:
     return [n for (n, q), v in R.answers.items() if q == question and v.verdict == verdict]
 
 
-def _both(signs: list[str], want: str) -> str:
-    if all(s == want for s in signs):
-        return SUPPORTED
-    return PARTLY if any(s == want for s in signs) else NOT_SUPPORTED
+def at_some(R: Remedies, question: str) -> list[str]:
+    """The models whose answer to `question` is supported at some D but not as a whole."""
+    return [
+        n
+        for (n, q), v in R.answers.items()
+        if q == question
+        and v.verdict != SUPPORTED
+        and any(c.verdict == SUPPORTED for _, c in v.cells)
+    ]
 
 
-def _ahead(R: Remedies, q: str, what: str, want: str, others: list[str]) -> Verdict:
-    """Whether the eVAE with y* beats every model in `others` on quantity `q` (`want` is the
-    sign of eVAE minus the other when the eVAE is better), at every D; the measured column
-    names the strongest of them at each D."""
-    best = max if want == ">" else min
-    parts, signs = [], []
-    for D in R.Ds:
-        gaps = {n: compare(R["eVAE, y*", D, q], R[n, D, q]) for n in others}
-        strongest = best(others, key=lambda n: R[n, D, q].mean)
-        parts.append(f"D = {D}: against the strongest, {strongest}, {gaps[strongest]:.1f}")
-        signs.append([c.sign for c in gaps.values()])
-    ahead = [all(s == want for s in ss) for ss in signs]
-    behind = [any(s == ("<" if want == ">" else ">") for s in ss) for ss in signs]
-    return judge(
-        "after the paper",
-        f"The eVAE (y*) reaches a better {what} than every remedy without epitomes",
-        "; ".join(parts) + (" (difference in -L_k)" if q == "nll" else " nats"),
-        R.seeds,
-        SUPPORTED if all(ahead) else NOT_SUPPORTED if all(behind) else PARTLY,
-        f"the eVAE's {'-L_k' if q == 'nll' else 'Parzen log-density'} against each of "
-        f"{', '.join(others)}, beyond two standard errors",
+def _ahead(R: Remedies, q: str, others: list[str]) -> Cells:
+    """The eVAE with y* against every model in `others` on quantity `q` at every D, one cell
+    per (D, model): ahead means higher where higher is better (QUANTITIES), else lower."""
+    direction = ">" if QUANTITIES[q][1] else "<"
+    unit = "" if q == "fd" else "nats"
+    cells = tuple(
+        (
+            f"D = {D}, {n}",
+            Difference(R["eVAE, y*", D, q], R[n, D, q], direction, None, "eVAE (y*)", n, unit),
+        )
+        for D in R.Ds
+        for n in others
     )
+    return Cells(cells, "(D, remedy)")
 
 
 def collapsed(R: Remedies) -> list[tuple[str, int]]:
@@ -149,46 +153,55 @@ def collapsed(R: Remedies) -> list[tuple[str, int]]:
 
 def _verdicts(R: Remedies) -> Evidence:
     ev = Evidence(R.seeds)
-    d_txt = " and ".join(f"D = {D}" for D in R.Ds)
-    full = [D for D in R.Ds if R["VAE", D, "active"].mean == D]  # no room to keep more
-    full_txt = (
-        f"; at {' and '.join(f'D = {D}' for D in full)} the VAE keeps all its units, so no "
-        "model can keep more"
-        if full
-        else ""
-    )
+    b = R.budget or budgets.budget(None, "remedies")  # None: $EVAE_LITE_SCALE's row
+    where = "after the paper"
     for name in R.names[1:]:
-        for q, what in (("active", "keeps more units active"), ("nll", "reaches a better L_k")):
-            want = "<" if q == "nll" else ">"
-            cmp = [compare(R[name, D, q], R["VAE", D, q]) for D in R.Ds]
-            R.answers[name, q] = judge(
-                "after the paper",
-                f"{name} {what} than the VAE",
-                "; ".join(f"D = {D}: {c:.1f}" for D, c in zip(R.Ds, cmp))
-                + (" (difference in -L_k)" if q == "nll" else " units"),
-                R.seeds,
-                _both([c.sign for c in cmp], want),
-                f"supported if beyond two standard errors across seeds at {d_txt}, "
-                "partly if at one" + (full_txt if q == "active" else ""),
+        active = []
+        for D in R.Ds:
+            vae = R["VAE", D, "active"]
+            if vae.mean >= D:
+                reason = f"the VAE keeps {vae.mean:.1f} of {D} units: no model can keep more"
+                active.append((f"D = {D}", NotTested("ceiling", reason)))
+                continue
+            rule = Difference(R[name, D, "active"], vae, ">", None, name, "VAE", "units")
+            active.append((f"D = {D}", rule))
+        nll = tuple(
+            (
+                f"D = {D}",
+                Difference(R[name, D, "nll"], R["VAE", D, "nll"], "<", None, name, "VAE", "nats"),
             )
-            ev.verdicts.append(R.answers[name, q])
-    others = [n for n in R.names if not n.startswith("eVAE")]
-    for q, what, want in (("nll", "L_k", "<"), ("parzen", "Parzen score", ">")):
-        R.answers["eVAE, y*", f"ahead {q}"] = _ahead(R, q, what, want, others)
-        ev.verdicts.append(R.answers["eVAE, y*", f"ahead {q}"])
-    for name in LEARNED:
-        cmp = [compare(R[name, D, "nll"], R["eVAE, y*", D, "nll"]) for D in R.Ds]
-        R.answers[name, "like y*"] = judge(
-            "section 4.2 (future work)",
-            f"A q(y|x) learned by {name.split(', ')[1]} does as well as y*",
-            "; ".join(f"D = {D}: {c:.1f} in -L_k" for D, c in zip(R.Ds, cmp)),
-            R.seeds,
-            SUPPORTED
-            if all(c.sign in ("~", "<") for c in cmp)
-            else NOT_SUPPORTED
-            if all(c.sign == ">" for c in cmp)
-            else PARTLY,
-            "supported where its -L_k is no worse than y*'s beyond two standard errors",
+            for D in R.Ds
         )
-        ev.verdicts.append(R.answers[name, "like y*"])
+        R.answers[name, "active"] = ev.add(
+            Cells(tuple(active), "D").judge(b),
+            where,
+            f"{name} keeps more units active than the VAE",
+        )
+        R.answers[name, "nll"] = ev.add(
+            Cells(nll, "D").judge(b), where, f"{name} reaches a better L_k than the VAE"
+        )
+    others = [n for n in R.names if not n.startswith("eVAE")]
+    every = "The eVAE (y*) reaches a better {} than every remedy without epitomes"
+    R.answers["eVAE, y*", "ahead nll"] = ev.add(
+        _ahead(R, "nll", others).judge(b), where, every.format("L_k")
+    )
+    g = ev.add(_ahead(R, "parzen", others).judge(b), where, every.format(PARZEN))
+    R.answers["eVAE, y*", "ahead parzen"] = g
+    if all((n, D, "fd") in R.values for n in R.names for D in R.Ds):
+        R.answers["eVAE, y*", "ahead fd"] = ev.add_sibling(
+            g, _ahead(R, "fd", others).judge(b), f"{where}, second measure", every.format(FD)
+        )
+    for name in LEARNED:
+        cells = []
+        for D in R.Ds:
+            ref = R["eVAE, y*", D, "nll"]
+            margin = NLL_SHARE * abs(ref.mean)
+            rule = NotWorse(R[name, D, "nll"], ref, "<", margin, name, "eVAE, y*", "nats", ".2f")
+            cells.append((f"D = {D}", rule))
+        R.answers[name, "like y*"] = ev.add(
+            Cells(tuple(cells), "D").judge(b),
+            "section 4.2 (future work)",
+            f"A q(y|x) learned by {name.split(', ')[1]} does as well as y*: its -L_k not above "
+            f"y*'s by more than {NLL_SHARE:.0%} of it",
+        )
     return ev.of_chapter("14")

@@ -100,6 +100,14 @@ class Row:
     seeds: int = 1
     per_seed: tuple = field(default=(), repr=False, compare=False)  # the one-model Rows
     active_within: float | None = None  # eVAE, mVAE: units active within their epitomes
+    # the second measure of samples (MNIST): Fréchet distance of the classifier's features
+    # (lower is better), precision and recall
+    fd: float | None = None
+    precision: float | None = None
+    recall: float | None = None
+    # eVAE, mVAE: the epitomes (components) that hold a validation image, of `groups`
+    used: float | None = None
+    groups: int | None = None
 
     @property
     def cell(self) -> tuple:
@@ -133,9 +141,30 @@ def rows(jobs, results) -> list[Row]:
                 n_params=r.n_params,
                 job=job,
                 active_within=r.units.active_within if r.units and t["model"] != "VAE" else None,
+                **_features(r),
+                **_groups(job, r),
             )
         )
     return out
+
+
+def _features(r) -> dict:
+    f = r.features
+    return {} if f is None else dict(fd=f.fd, precision=f.precision, recall=f.recall)
+
+
+def _groups(job, r) -> dict:
+    """How many of an eVAE's (mVAE's) epitomes hold a validation image: each unit's
+    group_size counts the images whose epitome contains it, so with epitomes that do not
+    overlap (stride = K) every K-th unit stands for its epitome."""
+    m = job.model
+    if m.model not in ("evae", "mvae") or r.units is None or r.units.group_size is None:
+        return {}
+    K, stride = m.epitome_size, m.epitome_stride
+    if stride != K:
+        return {}
+    sizes = r.units.group_size[::K]
+    return dict(used=float(sum(1 for n in sizes if n > 0)), groups=len(sizes))
 
 
 def seed_means(rs: list[Row]) -> list[Row]:
@@ -160,9 +189,15 @@ def seed_means(rs: list[Row]) -> list[Row]:
         if all(r.active_within is not None for r in group):
             within = Spread.of(r.active_within for r in group).mean
         first = min(group, key=lambda r: r.job.train.seed if r.job is not None else 0)
+        means = {
+            name: sum(getattr(r, name) for r in group) / len(group)
+            for name in ("fd", "precision", "recall", "used")
+            if all(getattr(r, name) is not None for r in group)
+        }
         out.append(
             dataclasses.replace(
                 first,
+                **means,
                 active=act,
                 active_within=within,
                 parzen=p.mean,

@@ -16,12 +16,15 @@ interval of the effect across seeds (`intervals`: the seeds' degrees of freedom,
 - NOT_TESTED: the data or budget cannot test the claim; the reason says which.
 
 Rules: `Difference`, `Trend` (a least-squares slope over every point, never step by step),
-`Comparable` (counts near the paper's too), `Cells` (one claim over several configurations)
-and `NotTested`. Each judges to a `Judgement`: the verdict, the effect and its interval, the
-paper's effect, the rule, the p-values of its two tests, the budget (`Budget`: data set and
+`Comparable` (counts near the paper's too), `NotWorse` (one-sided: "comparable or better",
+"does not improve"), `FlatTrend` (a slope inside a tolerance: "changes little as D grows"),
+`Cells` (one claim over several configurations, some perhaps not testable) and `NotTested`.
+Each judges to a `Judgement`: the verdict, the effect and its interval, the paper's effect,
+the rule, the p-values of its two tests, the budget (`Budget`: data set and
 training as a share of the paper's), and a why made from the numbers that decided it.
-`table_markdown` and `counts_by_budget` show judgements; `after_holm` keeps the verdicts that
-survive Holm's correction over all of them; `bar` says what the level costs.
+`table_markdown`, `in_words` and `counts_by_budget` show judgements, `disagreement` says where
+two measures of one claim part; `after_holm` keeps the verdicts that survive Holm's correction
+over all of them; `bar` says what the level costs.
 """
 
 from __future__ import annotations
@@ -77,10 +80,14 @@ __all__ = [
     "Difference",
     "Trend",
     "Comparable",
+    "NotWorse",
+    "FlatTrend",
     "Cells",
     "NotTested",
     "after_holm",
     "table_markdown",
+    "in_words",
+    "disagreement",
     "counts",
     "counts_by_budget",
 ]
@@ -93,7 +100,7 @@ SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE, NOT_TESTED = (
 )
 VERDICTS = (SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE, NOT_TESTED)
 DIRECTIONS = (">", "<")  # the paper says a > b (rising) or a < b (falling)
-NOT_TESTED_KINDS = ("budget", "data", "degenerate")
+NOT_TESTED_KINDS = ("budget", "data", "degenerate", "ceiling")
 
 
 def _sign(direction: str) -> int:
@@ -102,13 +109,18 @@ def _sign(direction: str) -> int:
     return 1 if direction == ">" else -1
 
 
+def _amount(x: float) -> str:
+    """A count with thousands separators ('250,000'), any other number as it is ('2.5')."""
+    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,g}"
+
+
 @dataclass(frozen=True)
 class Budget:
     """What a verdict was measured with: the data set (a stand-in named as one, e.g.
     "Olivetti, 280 faces, for TFD") and the training against the paper's."""
 
     dataset: str
-    epochs: float
+    epochs: float  # in `unit`: epochs, or minibatch steps where an epoch is not the paper's
     paper_epochs: float = 200
     unit: str = "epochs"
 
@@ -125,9 +137,11 @@ class Budget:
 
     @property
     def training(self) -> str:
-        """'10/200 epochs (5%)'."""
-        share = f"{self.share:.0%}" if self.share >= 0.01 else f"{self.share:.1%}"
-        return f"{self.epochs:g}/{self.paper_epochs:g} {self.unit} ({share})"
+        """'10/200 epochs (5%)', '900/250,000 minibatch steps (0.36%)': the share to two
+        significant digits below 10%."""
+        pct = 100 * self.share
+        share = f"{pct:.0f}%" if pct >= 10 else f"{pct:.2g}%"
+        return f"{_amount(self.epochs)}/{_amount(self.paper_epochs)} {self.unit} ({share})"
 
     def __str__(self) -> str:
         return f"{self.dataset}, {self.training}"
@@ -246,6 +260,60 @@ def _directional_why(
     return f"contains both 0 and {p_txt}{u}"
 
 
+def _band(iv: Interval, tol: float, spec: str, unit: str) -> tuple[str, float, float, str]:
+    """A two-sided tolerance: the verdict, the p-values (inside the band; outside it) and
+    where the interval lies against ±tol, in numbers."""
+    inside = outside = 1.0
+    off = abs(iv.estimate)
+    if iv.stderr == 0:
+        inside, outside = (0.0, 1.0) if off <= tol else (1.0, 0.0)
+    elif iv.stderr is not None:
+        inside = float(2 * stats.t.sf((tol - off) / iv.stderr, iv.df)) if off < tol else 1.0
+        outside = float(2 * stats.t.sf((off - tol) / iv.stderr, iv.df)) if off > tol else 1.0
+    alpha = 1 - iv.level
+    verdict = SUPPORTED if inside < alpha else NOT_SUPPORTED if outside < alpha else INCONCLUSIVE
+    band = f"±{tol:{spec}}{f' {unit}' if unit else ''}"
+    phrase = (
+        ""
+        if iv.stderr is None
+        else {
+            SUPPORTED: f"inside {band}",
+            NOT_SUPPORTED: f"outside {band}",
+            INCONCLUSIVE: f"straddles the edge of {band}",
+        }[verdict]
+    )
+    return verdict, inside, outside, phrase
+
+
+def _not_worse(
+    iv: Interval, sign: int, margin: float, spec: str, unit: str
+) -> tuple[str, float, float, str]:
+    """A one-sided tolerance: the effect is not worse than -margin on the worse side (sign +1:
+    higher is better). The verdict, the p-values (within the margin; beyond it) and where the
+    interval's worse end lies against the margin, in numbers."""
+    if not margin >= 0:
+        raise ValueError(
+            f"margin={margin!r} must be >= 0 (how much worse still counts, in the unit)"
+        )
+    o = iv.oriented(sign)
+    if o.stderr is None:
+        return INCONCLUSIVE, 1.0, 1.0, ""
+    p_for = o.p_beyond(-margin) if o.estimate > -margin else 1.0
+    p_against = o.p_beyond(-margin) if o.estimate < -margin else 1.0
+    alpha = 1 - iv.level
+    verdict = SUPPORTED if p_for < alpha else NOT_SUPPORTED if p_against < alpha else INCONCLUSIVE
+    edge, u = -sign * margin, f" {unit}" if unit else ""
+    worse_end, other_end = (iv.lo, iv.hi) if sign > 0 else (iv.hi, iv.lo)
+    side = "below" if sign > 0 else "above"
+    phrase = {
+        SUPPORTED: f"its worse end {worse_end:+{spec}} stays within the margin {edge:+{spec}}{u}",
+        NOT_SUPPORTED: f"wholly {side} the margin {edge:+{spec}}{u} (its better end "
+        f"{other_end:+{spec}})",
+        INCONCLUSIVE: f"straddles the margin {edge:+{spec}}{u}",
+    }[verdict]
+    return verdict, p_for, p_against, phrase
+
+
 @dataclass(frozen=True)
 class _Test:
     """A rule's test before words: effect, verdict, p-values, seeds and the cell's phrase."""
@@ -257,8 +325,9 @@ class _Test:
     seeds: int
     effect_name: str
     paper_effect: float | None
-    sign: int  # +1 / -1: the paper's direction; 0: a band (Comparable)
+    sign: int  # +1 / -1: the paper's direction (the better side, for "not worse"); 0: a band
     phrase: str  # where the interval lies, in numbers
+    shape: str = "direction"  # "direction" (Difference, Trend), "band", "not worse"
 
 
 def _judgement(rule: str, t: _Test, budget: Budget, head: str, unit: str, spec: str) -> Judgement:
@@ -407,29 +476,11 @@ class Comparable:
             iv, seeds = difference(self.a, self.target, level), _seeds(self.a, self.target)
         else:
             iv, seeds = one_sample(self.a, self.target, level), len(self.a.values)
-        inside = outside = 1.0
-        off = abs(iv.estimate)
-        if iv.stderr == 0:
-            inside, outside = (0.0, 1.0) if off <= tol else (1.0, 0.0)
-        elif iv.stderr is not None:
-            inside = float(2 * stats.t.sf((tol - off) / iv.stderr, iv.df)) if off < tol else 1.0
-            outside = float(2 * stats.t.sf((off - tol) / iv.stderr, iv.df)) if off > tol else 1.0
-        alpha, s, u = 1 - level, self.spec, f" {self.unit}" if self.unit else ""
-        verdict = (
-            SUPPORTED if inside < alpha else NOT_SUPPORTED if outside < alpha else INCONCLUSIVE
-        )
-        band = f"±{tol:{s}}{u}"
-        phrase = (
-            ""
-            if iv.stderr is None
-            else {
-                SUPPORTED: f"inside {band}",
-                NOT_SUPPORTED: f"outside {band}",
-                INCONCLUSIVE: f"straddles the edge of {band}",
-            }[verdict]
-        )
+        verdict, inside, outside, phrase = _band(iv, tol, self.spec, self.unit)
         name = f"{self.a_name} minus {self.target_name}"
-        return _Test(iv, verdict, inside, outside, seeds, name, self.paper_effect, 0, phrase)
+        return _Test(
+            iv, verdict, inside, outside, seeds, name, self.paper_effect, 0, phrase, "band"
+        )
 
     def judge(self, budget: Budget, level: float = LEVEL) -> Judgement:
         t, s, u = self.test(level), self.spec, f" {self.unit}" if self.unit else ""
@@ -447,23 +498,134 @@ class Comparable:
         return _judgement("comparable", t, budget, head, self.unit, s)
 
 
+@dataclass(frozen=True)
+class NotWorse:
+    """The paper says a is not worse than b (another model's Spread, or a number): "comparable
+    to or better", "keeps its quality", "at least the VAE's units". direction: which way is
+    better (">": higher). Supported when the interval of a - b ends, on the worse side, within
+    the margin (turned so that better is positive: lo > -margin); not supported when it lies
+    wholly beyond it (hi < -margin); else inconclusive. "Does not improve" is the same rule
+    with a and b swapped: the later model is not better than the earlier by more than the
+    margin."""
+
+    a: Spread
+    b: Spread | float
+    direction: str
+    margin: float
+    a_name: str = "a"
+    b_name: str = "b"
+    unit: str = ""
+    spec: str = ".1f"
+
+    def test(self, level: float = LEVEL) -> _Test:
+        sign = _sign(self.direction)
+        if isinstance(self.b, Spread):
+            iv, seeds = difference(self.a, self.b, level), _seeds(self.a, self.b)
+        else:
+            iv, seeds = one_sample(self.a, self.b, level), len(self.a.values)
+        verdict, p_for, p_against, phrase = _not_worse(iv, sign, self.margin, self.spec, self.unit)
+        name = f"{self.a_name} minus {self.b_name}"
+        return _Test(iv, verdict, p_for, p_against, seeds, name, None, sign, phrase, "not worse")
+
+    def judge(self, budget: Budget, level: float = LEVEL) -> Judgement:
+        t, s, u = self.test(level), self.spec, f" {self.unit}" if self.unit else ""
+        iv, b = t.effect, self.b if isinstance(self.b, Spread) else None
+        better = "higher" if self.direction == ">" else "lower"
+        if iv.stderr is None:
+            few = {self.a_name: self.a, **({self.b_name: b} if b else {})}
+            head = f"{t.effect_name}: {iv.estimate:+{s}}{u}, but " + _no_spread(few)
+        else:
+            head = (
+                f"{t.effect_name}: {iv:{s}}{u} ({percent(level)}, {_df(iv)}; {self.a_name} "
+                f"{self.a:{s}}, {self.b_name} {self.b:{s}}; {better} is better, margin "
+                f"{self.margin:{s}}{u})"
+            )
+        return _judgement("not worse", t, budget, head, self.unit, s)
+
+
+SIDES = ("both", "no rise", "no fall")
+
+
+@dataclass(frozen=True)
+class FlatTrend:
+    """The paper says y changes little along an ordered x (side "both": the least-squares
+    slope through every seed's value within ±tolerance per unit of x, judged like
+    `Comparable`), or does not rise ("no rise": the slope not above +tolerance) or fall ("no
+    fall": not below -tolerance), judged like `NotWorse`: "keeps its quality as D grows",
+    "does not improve as D grows". tolerance is per unit of x; the why also gives it over the
+    whole range of x."""
+
+    xs: tuple[float, ...]
+    ys: tuple[Spread, ...]
+    tolerance: float
+    side: str = "both"
+    x_name: str = "x"
+    y_name: str = "y"
+    unit: str = ""
+    spec: str = ".3f"
+
+    def test(self, level: float = LEVEL) -> _Test:
+        if self.side not in SIDES:
+            raise ValueError(f"side={self.side!r} is not one of {', '.join(SIDES)}")
+        tol = self.tolerance
+        if not tol >= 0:
+            raise ValueError(f"tolerance={tol!r} must be >= 0 (a slope per unit of x)")
+        iv = slope_interval(self.xs, self.ys, level)
+        if self.side == "both":
+            verdict, p_for, p_against, phrase = _band(iv, tol, self.spec, self.unit)
+            sign, shape = 0, "band"
+        else:
+            sign = 1 if self.side == "no fall" else -1
+            verdict, p_for, p_against, phrase = _not_worse(iv, sign, tol, self.spec, self.unit)
+            shape = "not worse"
+        name = f"slope of {self.y_name} per unit of {self.x_name}"
+        return _Test(
+            iv, verdict, p_for, p_against, _seeds(*self.ys), name, None, sign, phrase, shape
+        )
+
+    def judge(self, budget: Budget, level: float = LEVEL) -> Judgement:
+        t, s, u = self.test(level), self.spec, f" {self.unit}" if self.unit else ""
+        iv, n = t.effect, sum(len(y.values) for y in self.ys)
+        xs = ", ".join(f"{x:g}" for x in self.xs)
+        means = " → ".join(f"{y.mean:{s}}" for y in self.ys)
+        span = max(self.xs) - min(self.xs)
+        mark = {"both": "±", "no rise": "+", "no fall": "-"}[self.side]
+        tol, over = f"{mark}{self.tolerance:{s}}", f"{mark}{self.tolerance * span:{s}}"
+        if iv.stderr is None:
+            few = {f"{self.x_name} = {x:g}": y for x, y in zip(self.xs, self.ys)}
+            head = f"{t.effect_name}: {iv.estimate:+{s}}{u}, but " + _no_spread(few)
+        else:
+            head = (
+                f"{t.effect_name}: {iv:{s}}{u} ({percent(level)}, least squares through {n} seed "
+                f"values at {self.x_name} = {xs}, means {means}; {_df(iv)}; tolerance {tol}{u} "
+                f"per unit of {self.x_name}, {over}{u} over {self.x_name} = {min(self.xs):g} to "
+                f"{max(self.xs):g})"
+            )
+        return _judgement(f"flat trend ({self.side})", t, budget, head, self.unit, s)
+
+
 CELLS_MODES = ("every", "pooled")
 
 
 @dataclass(frozen=True)
 class Cells:
-    """One claim tested on several cells (configurations), each cell a (label, rule) pair.
+    """One claim tested on several cells (configurations), each cell a (label, rule) pair; a
+    cell whose rule is `NotTested` (e.g. the D where the VAE keeps all its units, so no model
+    can keep more) is left out of the test and named with its reason.
 
-    mode "every" (the paper says it holds at every cell): supported when every cell is
+    mode "every" (the paper says it holds at every cell): supported when every tested cell is
     supported (an intersection-union test: its level needs no correction); not supported when
     some cell's test against the paper's effect survives Holm's correction over the cells;
     else inconclusive. mode "pooled" (it holds on the whole): the mean over cells of the
     effects, each turned to its cell's direction, with the Welch-Satterthwaite degrees of
     freedom, judged like a difference against the mean paper effect (directional rules only).
-    Either way the why counts the cells supported, tied and reversed and names each reversal.
+    Either way the why counts the cells supported, tied and against (reversed, outside the
+    band, worse beyond the margin) and names each cell against. No cell tested: not tested.
     """
 
-    cells: tuple[tuple[str, Difference | Trend | Comparable], ...]
+    cells: tuple[
+        tuple[str, Difference | Trend | Comparable | NotWorse | FlatTrend | NotTested], ...
+    ]
     over: str = "cells"  # what a cell is, e.g. "(D, L, H)"
     mode: str = "every"
 
@@ -472,30 +634,43 @@ class Cells:
             raise ValueError(f"mode={self.mode!r} is not one of {', '.join(CELLS_MODES)}")
         if not self.cells:
             raise ValueError("cells is empty: give one (label, rule) pair per cell")
-        labels = [label for label, _ in self.cells]
-        tests = [rule.test(level) for _, rule in self.cells]
         judged = tuple((label, rule.judge(budget, level)) for label, rule in self.cells)
+        untested = [(label, r) for label, r in self.cells if isinstance(r, NotTested)]
+        live = [(label, r) for label, r in self.cells if not isinstance(r, NotTested)]
+        skipped = "; ".join(f"{label} ({r.kind}: {r.reason})" for label, r in untested)
+        if not live:
+            why = f"not tested at any of {len(self.cells)} {self.over}: {skipped}"
+            rule = f"cells ({self.mode})"
+            return Judgement(NOT_TESTED, rule, None, "", None, why, budget, 0, cells=judged)
+        labels = [label for label, _ in live]
+        tests = [rule.test(level) for _, rule in live]
         m, alpha = len(tests), 1 - level
-        spec, unit = judged[0][1].spec, judged[0][1].unit
+        first = next(j for _, j in judged if j.verdict != NOT_TESTED)
+        spec, unit = first.spec, first.unit
 
         def cell(k: int) -> str:  # 'D = 24, eVAE minus VAE: -8.0 [-11.9, -4.1]'
             return f"{labels[k]}, {tests[k].effect_name}: {tests[k].effect:{spec}}"
 
         kinds = [_cell_kind(t) for t in tests]
-        rev = [k for k in range(m) if kinds[k] == "reversed"]
+        against = [k for k in range(m) if kinds[k] in ("reversed", "outside", "worse")]
         lone = [k for k in range(m) if kinds[k] == "lone"]
         tied = kinds.count("tied") + len(lone)
-        head = f"supported at {kinds.count(SUPPORTED)} of {m} {self.over}, " + (
-            f"tied at {tied}, reversed at {len(rev)}"
-            if any(t.sign for t in tests)
-            else f"outside the band at {kinds.count('outside')}, undecided at {tied}"
-        )
-        if rev:
-            head += " (" + "; ".join(cell(k) for k in rev) + ")"
+        head = f"supported at {kinds.count(SUPPORTED)} of {m} {self.over}, "
+        shapes = {t.shape for t in tests}
+        if "direction" in shapes:
+            head += f"tied at {tied}, reversed at {kinds.count('reversed')}"
+        elif "not worse" in shapes:
+            head += f"worse beyond the margin at {kinds.count('worse')}, undecided at {tied}"
+        else:
+            head += f"outside the band at {kinds.count('outside')}, undecided at {tied}"
+        if against:
+            head += " (" + "; ".join(cell(k) for k in against) + ")"
         if lone:
             head += "; no spread across seeds at " + ", ".join(
                 f"{labels[k]} ({tests[k].seeds} seed)" for k in lone
             )
+        if untested:
+            head += f"; not tested at {len(untested)}: {skipped}"
         if self.mode == "every":
             adj = holm_adjusted([t.p_against for t in tests])
             p_for, p_against = max(t.p_support for t in tests), min(adj)
@@ -506,7 +681,7 @@ class Cells:
             k = nearest if verdict == NOT_SUPPORTED else weakest
             if verdict == NOT_SUPPORTED:
                 tail = f"{labels[k]} refutes it at Holm-adjusted p = {adj[k]:.2g} over {m} cells"
-                tail += "" if k in rev else f" ({cell(k)}, {tests[k].phrase})"
+                tail += "" if k in against else f" ({cell(k)}, {tests[k].phrase})"
             else:
                 tail = f"the weakest, {cell(k)}" + (
                     f", {tests[k].phrase}" if tests[k].phrase else ", no spread across seeds"
@@ -514,7 +689,7 @@ class Cells:
             effect, paper = tests[k].effect, tests[k].paper_effect
             name = f"{labels[k]}, {tests[k].effect_name}"
         else:
-            if not all(t.sign for t in tests):
+            if shapes != {"direction"}:
                 raise ValueError("mode='pooled' needs directional cells (Difference, Trend)")
             effect = pooled_mean([t.effect.oriented(t.sign) for t in tests], level)
             papers = [t.sign * t.paper_effect for t in tests if t.paper_effect is not None]
@@ -543,24 +718,28 @@ class Cells:
 
 def _cell_kind(t: _Test) -> str:
     """supported, reversed (directional, the interval beyond 0 the other way), outside (a
-    band, the interval outside it), lone (no spread across seeds: a tie in the counts) or
-    tied."""
+    band, the interval outside it), worse (not worse, the interval beyond the margin), lone
+    (no spread across seeds: a tie in the counts) or tied."""
     if t.effect.stderr is None:
         return "lone"
     if t.verdict == SUPPORTED:
         return SUPPORTED
-    if t.sign and t.effect.oriented(t.sign).hi < 0:
+    if t.shape == "direction" and t.effect.oriented(t.sign).hi < 0:
         return "reversed"
-    if not t.sign and t.verdict == NOT_SUPPORTED:
+    if t.shape == "band" and t.verdict == NOT_SUPPORTED:
         return "outside"
+    if t.shape == "not worse" and t.verdict == NOT_SUPPORTED:
+        return "worse"
     return "tied"
 
 
 @dataclass(frozen=True)
 class NotTested:
     """A claim this book cannot test: kind "budget" (training or measurement too short),
-    "data" (a stand-in data set), or "degenerate" (the model measured is not the one the claim
-    is about, e.g. one mixture component used); `reason` says which, in numbers."""
+    "data" (a stand-in data set, or nothing of the kind to measure), "degenerate" (the model
+    measured is not the one the claim is about, e.g. one mixture component used), or "ceiling"
+    (the reference is at the measure's limit: no model can keep more than all its units);
+    `reason` says which, in numbers."""
 
     kind: str
     reason: str
@@ -596,23 +775,52 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def table_markdown(judgements: Sequence[Judgement], chapters: bool = False) -> str:
+def table_markdown(
+    judgements: Sequence[Judgement],
+    chapters: bool = False,
+    holm_column: bool = False,
+    claim_header: str = "the paper's claim",
+) -> str:
     """The judgements as a Markdown table: where, the claim, the effect measured with its
     interval, the paper's effect, seeds, data set, training against the paper's, verdict, why
-    (and the chapter first, if asked)."""
-    head = ["where", "the paper's claim", "measured here", "the paper's"]
+    (and the chapter first, if asked; and, if asked, each verdict after Holm's correction over
+    every tested judgement of the table, `after_holm`)."""
+    head = ["where", claim_header, "measured here", "the paper's"]
     head += ["seeds", "data", "training", "verdict", "why"]
     if chapters:
         head.insert(0, "chapter")
+    if holm_column:
+        head.insert(head.index("why"), "after Holm")
+        held = after_holm(judgements)
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
-    for j in judgements:
+    for i, j in enumerate(judgements):
         paper = "—" if j.paper_effect is None else f"{j.paper_effect:+{j.spec}}"
         cells = [j.where, j.claim, j.measured, paper, str(j.seeds) if j.seeds else "—"]
         cells += [j.budget.dataset, j.budget.training, f"**{j.verdict}**", j.why]
         if chapters:
             cells.insert(0, j.chapter)
+        if holm_column:
+            h = held[i]
+            adjusted = "" if h.verdict == j.verdict else " (Holm-adjusted p above the level)"
+            cells.insert(len(cells) - 1, h.verdict + adjusted)
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return "\n".join(lines)
+
+
+def in_words(judgements: Sequence[Judgement]) -> str:
+    """The verdicts as one sentence's worth of text: '“claim”: verdict; ...'."""
+    return "; ".join(f"“{j.claim}”: {j.verdict}" for j in judgements)
+
+
+def disagreement(first: Judgement, second: Judgement, first_name: str, second_name: str) -> str:
+    """A sentence saying that two measures of one claim give different verdicts (e.g. the
+    Parzen log-density and the Fréchet distance of a classifier's features), or ''."""
+    if first.verdict == second.verdict:
+        return ""
+    return (
+        f"On “{first.claim}”, the two measures disagree: by the {first_name} it is "
+        f"{first.verdict}, by the {second_name} {second.verdict}."
+    )
 
 
 def counts(judgements: Sequence[Judgement]) -> dict[tuple[str, str], dict[str, int]]:

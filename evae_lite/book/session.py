@@ -106,6 +106,12 @@ class Session:
         """Parzen log-density of the test images under the model's samples (a ParzenResult)."""
         return run_job(run.job.measuring("parzen")).parzen
 
+    def features(self, run: Trained):
+        """The second measure of the model's samples (Parzen's own samples, the same seed): the
+        Fréchet distance, precision and recall in a digit classifier's features
+        (evaluate.features.SampleFeatures); MNIST only, whose labels train the classifier."""
+        return run_job(run.job.measuring("features")).features
+
     def x_train(self, name: str = "mnist"):
         return inputs(self.job(_ANY_MODEL, name=name)).x_train
 
