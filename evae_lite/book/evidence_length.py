@@ -180,37 +180,23 @@ def verdicts(ev: LengthEvidence) -> list:
                     "distance in the classifier's features",
                 )
             )
-            paper_e = ev.paper("eVAE", L)
-            if paper_e is not None:
+            for model in MODELS:  # the paper's count: the eVAE's all D, within one unit
+                paper = ev.paper(model, L)
+                if paper is None:
+                    continue
+                tol = 1.0 if model == "eVAE" else max(1.0, 0.1 * paper[1])
                 act = Comparable(
-                    ev.value("eVAE", L, e, "active"),
-                    paper_e[1],
-                    1.0,
-                    a_name="eVAE's active units",
-                    target_name="the paper's",
-                    unit="units",
-                ).judge(b)
-                out.append(
-                    act.about(
-                        "Table 4",
-                        f"At {cfg}, the eVAE keeps {paper_e[1]} active units (within one)",
-                    )
-                )
-            paper_v = ev.paper("VAE", L)
-            if paper_v is not None:
-                tol = max(1.0, 0.1 * paper_v[1])
-                act = Comparable(
-                    ev.value("VAE", L, e, "active"),
-                    paper_v[1],
+                    ev.value(model, L, e, "active"),
+                    paper[1],
                     tol,
-                    a_name="VAE's active units",
+                    a_name=f"{model}'s active units",
                     target_name="the paper's",
                     unit="units",
                 ).judge(b)
                 out.append(
                     act.about(
                         "Table 4",
-                        f"At {cfg}, the VAE keeps {paper_v[1]} active units (within {tol:g})",
+                        f"At {cfg}, the {model} keeps {paper[1]} active units (within {tol:g})",
                     )
                 )
         runs = ev.active_runs.get(("VAE", L))
