@@ -274,6 +274,24 @@ def test_every_evaluate_option(flag, dest, kind, text, trained_run, capsys):
         assert not ev.exists()
 
 
+def test_evaluate_measures_samples_twice_and_skips_the_second_measure_when_too_few(
+    trained_run, capsys
+):
+    """Parzen and the classifier's features side by side; with as few samples as the
+    features' k nearest neighbours, Parzen alone, and the output says why."""
+    ev = trained_run / "evaluation.json"
+    argv = ["evaluate", "--run", str(trained_run), *EVALUATE, "--no-progress"]
+    assert _main(argv, capsys) == 0
+    r = json.loads(ev.read_text())
+    assert r["parzen"] is not None and r["features"]["n_samples"] == 30
+    from evae_lite.cli import main
+
+    assert main([*argv, "--parzen-samples=1"]) == 0
+    assert "the classifier-feature measure is skipped" in capsys.readouterr().out
+    r = json.loads(ev.read_text())
+    assert r["parzen"]["n_samples"] == 1 and r["features"] is None
+
+
 @fuzz_options("sample", examples=25)
 def test_every_sample_option(flag, dest, kind, text, trained_run, capsys):
     png = trained_run / "samples.png"

@@ -95,3 +95,20 @@ def test_the_measure_of_samples_in_a_job(data_dir, tmp_path, monkeypatch):
     assert f.n_samples == 300 and f.n_real == 200 and f.fd > 0 and math.isfinite(f.fd)
     assert 0 <= f.precision <= 1 and 0 <= f.recall <= 1
     assert "lower is better" in str(f) and "higher is better" in str(f)
+
+
+def test_too_few_samples_or_test_images_for_the_feature_measures_are_named():
+    from evae_lite.evaluate.features import NEAREST_K, FeatureNet, sample_features
+    from evae_lite.model import ModelConfig
+    from evae_lite.runs import Job
+    from evae_lite.train import TrainConfig
+
+    net = FeatureNet(784, 16, 8)
+    x = torch.rand(20, 784)
+    with pytest.raises(ValueError, match=r"more than k=5 images on each side: got 1 samples"):
+        sample_features(x[:1], x, net)
+    with pytest.raises(ValueError, match=r"parzen_samples=5: precision and recall need more"):
+        Job(ModelConfig(), TrainConfig(), measures=("features",), parzen_samples=NEAREST_K)
+    with pytest.raises(ValueError, match=r"eval_size=3"):
+        Job(ModelConfig(), TrainConfig(), measures=("features",), eval_size=3)
+    Job(ModelConfig(), TrainConfig(), measures=("parzen",), parzen_samples=1)  # Parzen alone

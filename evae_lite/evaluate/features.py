@@ -122,13 +122,16 @@ def sample_features(
 ) -> SampleFeatures:
     """Both measures of `samples` (M, P) against the test images x_test (N, P). Precision and
     recall compare equal numbers of each: the first min(M, N) of both."""
+    n = min(samples.shape[0], x_test.shape[0])
+    if n <= k:
+        raise ValueError(
+            f"the feature measures need more than k={k} images on each side: got "
+            f"{samples.shape[0]} samples and {x_test.shape[0]} test images"
+        )
     net = net.eval()
     dev = next(net.parameters()).device
     samples, x_test = samples.to(dev), x_test.to(dev)
     fd = frechet_distance(x_test, samples, _Features(net))
-    n = min(samples.shape[0], x_test.shape[0])
-    if n <= k:
-        raise ValueError(f"precision and recall need more than k={k} images on each side, got {n}")
     pr = precision_recall(net.features(x_test[:n]), net.features(samples[:n]), k)
     if not all(math.isfinite(v) for v in (fd, *pr.values())):
         raise FloatingPointError(f"a feature measure is not finite: fd={fd}, {pr}")

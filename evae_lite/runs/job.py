@@ -93,6 +93,18 @@ class Job:
                 "eval_size=1 is not allowed: activity and standard errors are variances over "
                 "the evaluation images; need at least 2"
             )
+        if "features" in self.measures:
+            from ..evaluate.features import NEAREST_K
+
+            few = {"parzen_samples": self.parzen_samples, "eval_size": self.eval_size}
+            few = {k: v for k, v in few.items() if isinstance(v, int) and v <= NEAREST_K}
+            if few:
+                raise ValueError(
+                    "measures 'features' is not allowed with "
+                    + ", ".join(f"{k}={v}" for k, v in few.items())
+                    + f": precision and recall need more than k={NEAREST_K} samples and test "
+                    "images (the samples are Parzen's)"
+                )
         if self.iwae_size and self.eval_size and self.iwae_size > self.eval_size:
             raise ValueError(
                 f"iwae_size={self.iwae_size} is not allowed with eval_size={self.eval_size}: "
