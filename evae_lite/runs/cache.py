@@ -233,8 +233,8 @@ def cached_train(
     constant rate) starts from that one's end instead of from scratch, to the same weights."""
     from ..train import resolve_device
 
-    data = {"x_train": tensor_hash(x_train), "x_val": None if x_val is None else tensor_hash(x_val)}
-    e = Entry(model_key(model_cfg, train_cfg, **data), root)
+    data = _data_hashes(x_train, x_val)
+    e = model_entry(model_cfg, train_cfg, x_train, x_val, root)
     ckpt = e.dir / "checkpoint.pt"
     device = resolve_device(train_cfg.device)
     e.dir.mkdir(parents=True, exist_ok=True)
@@ -247,6 +247,15 @@ def cached_train(
         )
     served(e)
     return res
+
+
+def _data_hashes(x_train, x_val) -> dict:
+    return {"x_train": tensor_hash(x_train), "x_val": None if x_val is None else tensor_hash(x_val)}
+
+
+def model_entry(model_cfg, train_cfg, x_train, x_val=None, root: Path | None = None) -> Entry:
+    """The cache entry of the model these configs train on these images."""
+    return Entry(model_key(model_cfg, train_cfg, **_data_hashes(x_train, x_val)), root)
 
 
 def model_key(model_cfg, train_cfg, *, x_train, x_val) -> str:

@@ -294,13 +294,10 @@ def eval_images(x: torch.Tensor, binary: bool) -> torch.Tensor:
 
 def is_trained(job: Job, given=None) -> bool:
     """Whether the results cache already holds the job's trained model (a valid entry)."""
-    from ..sealed import tensor_hash
-    from .cache import Entry, model_key
+    from .cache import model_entry
 
     i = given or inputs(job)
-    x_val = None if i.x_val is None else tensor_hash(i.x_val)
-    key = model_key(i.model, job.train, x_train=tensor_hash(i.x_train), x_val=x_val)
-    return Entry(key).valid()
+    return model_entry(i.model, job.train, i.x_train, i.x_val).valid()
 
 
 def trained(
