@@ -51,8 +51,8 @@ def _fig7_rows(vae_shift=0.0):
 
 def test_fig7_verdicts_follow_the_numbers_with_the_grids_budget():
     ev = G.epitome_size(None, _fig7_rows(), scale="book")
-    assert ev.seeds == 3 and len(ev.verdicts) == 5  # no features measured: no siblings
-    assert [j.verdict for j in ev.verdicts] == [R.SUPPORTED] * 5, [j.why for j in ev.verdicts]
+    assert ev.seeds == 3 and len(ev.verdicts) == 6  # no features measured: no siblings
+    assert [j.verdict for j in ev.verdicts] == [R.SUPPORTED] * 6, [j.why for j in ev.verdicts]
     assert all(j.budget == MNIST and j.chapter == "9" for j in ev.verdicts)
     assert str(ev.verdicts[0].budget) == "MNIST, 10/200 epochs (5%)"
     drops = ev.verdicts[0]
@@ -64,8 +64,27 @@ def test_fig7_verdicts_follow_the_numbers_with_the_grids_budget():
     # a VAE that improves with D contradicts the first claim, and the best K's win over it
     flipped = G.epitome_size(None, _fig7_rows(vae_shift=3.0), scale="book").verdicts
     assert flipped[0].verdict == R.NOT_SUPPORTED
-    assert [j.verdict for j in flipped[1:3]] == [R.SUPPORTED, R.SUPPORTED]
-    assert flipped[3].verdict == R.NOT_SUPPORTED and "reversed at 3" in flipped[3].why
+    assert [j.verdict for j in flipped[1:4]] == [R.SUPPORTED] * 3
+    assert flipped[4].verdict == R.NOT_SUPPORTED and "reversed at 3" in flipped[4].why
+
+
+def test_over_pruning_as_the_cause_needs_inactive_units_where_the_vae_degrades():
+    """Section 5.2 blames the VAE's drop on over-pruning (22 of 24, 24 of 48 active). A VAE
+    whose Parzen falls with every unit still active contradicts the cause, not the drop."""
+    rows = [r for r in _fig7_rows() if r.model != "VAE"]
+    for D, v in ((8, 280), (24, 250), (48, 220)):
+        rows.append(_row("VAE", D, 1, 500, None, [v - 1, v, v + 1], D))  # all D active
+    ev = G.epitome_size(None, rows, scale="book")
+    cause = next(j for j in ev.verdicts if "due to over-pruning" in j.claim)
+    drop = next(j for j in ev.verdicts if "drops" in j.claim)
+    assert drop.verdict == R.SUPPORTED and cause.verdict == R.NOT_SUPPORTED, cause.why
+    assert "D = 24, 48" in cause.claim
+    pruned = next(
+        j
+        for j in G.epitome_size(None, _fig7_rows(), scale="book").verdicts
+        if "due to over-pruning" in j.claim
+    )
+    assert pruned.verdict == R.SUPPORTED
 
 
 def test_a_generation_claim_on_mnist_gets_its_sibling_on_the_classifiers_features():

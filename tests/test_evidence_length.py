@@ -19,7 +19,7 @@ def test_regained_is_the_largest_rise_over_an_earlier_minimum():
     assert EL.regained([5, 9]) == 4  # a rise from the start counts too
 
 
-def _agg(parzen, iwae, active, fd=(1.0, 2.0)):
+def _agg(parzen, iwae, active, fd=(1.0, 2.0), recall=None):
     return Aggregate(
         seeds=[0, 1],
         val_bound=Spread.of([100.0, 101.0]),
@@ -27,6 +27,7 @@ def _agg(parzen, iwae, active, fd=(1.0, 2.0)):
         parzen=Spread.of(parzen),
         iwae=Spread.of(iwae),
         fd=Spread.of(fd),
+        recall=None if recall is None else Spread.of(recall),
     )
 
 
@@ -82,11 +83,46 @@ def test_verdicts_are_judged_by_the_one_scheme_with_their_budget():
     assert parzen.budget.training == "10/200 epochs (5%)"
     fd = next(j for j in js.values() if "Fréchet" in j.claim)
     assert fd.verdict == rules.INCONCLUSIVE  # the same distances: a tie
-    dead = next(j for j in js.values() if j.where == "section 3")
+    dead = next(j for j in js.values() if "never used again" in j.claim)
     assert dead.verdict == rules.SUPPORTED  # the VAE's runs only fall
     ev.active_runs["VAE", 1] = [[48, 20, 26], [48, 21, 27], [48, 19, 25]]
-    dead = next(j for j in EL.verdicts(ev) if j.where == "section 3")
+    dead = next(j for j in EL.verdicts(ev) if "never used again" in j.claim)
     assert dead.verdict == rules.NOT_SUPPORTED  # each run regains six units
+    # the eVAE's -L_k is 10 nats worse (a larger -L_k) in both seeds: it does not generalize
+    # better; its recall was not measured here: not tested
+    better = next(j for j in js.values() if j.where == "abstract")
+    assert better.verdict == rules.NOT_SUPPORTED and "VAE minus eVAE" in better.why
+    diverse = next(j for j in js.values() if "more diverse" in j.claim)
+    assert diverse.verdict == rules.NOT_TESTED
+
+
+def test_recall_claim_reads_the_measured_recall():
+    from evae_lite.book import rules
+
+    ev = _evidence()
+    ev.cells["VAE", 1, 10] = _agg([200.0, 210.0], [-100.0, -102.0], [24, 24], recall=[0.5, 0.52])
+    ev.cells["eVAE", 1, 10] = _agg([300.0, 320.0], [-110.0, -112.0], [48, 46], recall=[0.3, 0.31])
+    diverse = next(j for j in EL.verdicts(ev) if "more diverse" in j.claim)
+    assert diverse.verdict == rules.NOT_SUPPORTED  # a lower recall, beyond its interval
+
+
+@pytest.mark.parametrize(
+    "runs, verdict",
+    [
+        # 20 epochs: the first tenth is 2 epochs; all the pruning is done by then
+        ([[48, 25] + [24] * 18, [48, 24] + [24] * 18, [48, 24] + [24] * 18], "supported"),
+        # half of the pruning comes after epoch 2, in every run
+        ([[48, 36] + [24] * 18, [48, 37] + [25] * 18, [48, 36] + [24] * 18], "not supported"),
+    ],
+)
+def test_units_die_early_reads_the_share_of_pruning_done_in_the_first_tenth(runs, verdict):
+    ev = _evidence()
+    ev.active_runs["VAE", 1] = runs
+    early = next(j for j in EL.verdicts(ev) if "die early" in j.claim)
+    assert early.verdict == verdict, early.why
+    assert "by epoch 2 of 20" in early.claim or "(epoch 2 of 20)" in early.claim
+    assert EL.pruned_by([48, 36, 24], 2, 48) == pytest.approx(0.5)
+    assert EL.pruned_by([48, 48, 48], 2, 48) == 1.0  # nothing pruned: nothing left to do
 
 
 def test_gap_words_carry_the_interval():

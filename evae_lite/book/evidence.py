@@ -40,6 +40,7 @@ SCORE_SHARE = 0.02  # a Parzen log-density as good, or changed little: within 2%
 FD_SHARE = 0.1  # a Fréchet distance as good, or changed little: within a tenth of the reference
 NLL_SHARE = 0.01  # -L_k as good: within 1% of the reference
 ALL_MARGIN = 0.5  # "all D units active": the mean count within half a unit of D
+REC_SHARE = 0.1  # a reconstruction error as good: within a tenth of the reference's
 PAPER_FIG2_ACTIVE = 30  # the 50-d VAE's active units, Fig. 2's caption
 PARZEN = "Parzen log-density"
 FD = "Fréchet distance of the classifier's features"
@@ -216,7 +217,12 @@ def dropout(S, p: float = 0.5, D: int = 50, H: int = 500) -> Evidence:
     a_d = Spread.of(S.units(r).n_active for r in drop)
     r_v = Spread.of(rec_error(S, r) for r in vae)
     r_d = Spread.of(rec_error(S, r) for r in drop)
+    p_v = Spread.of(S.parzen(r).mean for r in vae)
+    p_d = Spread.of(S.parzen(r).mean for r in drop)
+    f_v = Spread.of(S.features(r).fd for r in vae)
+    f_d = Spread.of(S.features(r).fd for r in drop)
     ev.values.update(active_vae=a_v, active_dropout=a_d, rec_vae=r_v, rec_dropout=r_d)
+    ev.values.update(parzen_vae=p_v, parzen_dropout=p_d, fd_vae=f_v, fd_dropout=f_d)
     ev.add(
         Difference(a_d, a_v, ">", None, "dropout VAE", "VAE", "units").judge(b),
         "section 3.2, Fig. 3",
@@ -227,6 +233,18 @@ def dropout(S, p: float = 0.5, D: int = 50, H: int = 500) -> Evidence:
         "section 3.2, Fig. 4",
         "The dropout VAE's reconstructions are blurry: its extra units carry redundancy, not "
         "information (a higher reconstruction error than the VAE's)",
+    )
+    poor = "The dropout VAE generalizes poorly: on the test images"
+    g = ev.add(
+        Difference(p_v, p_d, ">", None, "VAE", "dropout VAE", "nats").judge(b),
+        "section 3.2",
+        f"{poor}, its {PARZEN} is below the VAE's",
+    )
+    ev.add_sibling(
+        g,
+        Difference(f_d, f_v, ">", None, "dropout VAE", "VAE", "", ".2f").judge(b),
+        "section 3.2, second measure",
+        f"{poor}, its {FD} is above the VAE's",
     )
     return ev.of_chapter("4")
 
@@ -271,7 +289,7 @@ def generation_vs_D(S, Ds=(2, 5, 10, 20), K: int = 2, stride: int = 1, H: int = 
     """Chapter 8 (Figs. 6 and 10): the two measures of samples (Parzen, the classifier's
     features) and the reconstruction errors of the VAE and the eVAE with K-unit epitomes as D
     grows, each judged by its slope over every D."""
-    pz, fd, rec, act = {}, {}, {}, {}
+    pz, fd, recall, rec, act = {}, {}, {}, {}, {}
     n = 0
     for D in Ds:
         cfgs = {
@@ -283,6 +301,7 @@ def generation_vs_D(S, Ds=(2, 5, 10, 20), K: int = 2, stride: int = 1, H: int = 
             n = len(runs)
             pz[name, D] = Spread.of(S.parzen(r).mean for r in runs)
             fd[name, D] = Spread.of(S.features(r).fd for r in runs)
+            recall[name, D] = Spread.of(S.features(r).recall for r in runs)
             rec[name, D] = Spread.of(rec_error(S, r) for r in runs)
             act[name, D] = Spread.of(S.units(r).n_active for r in runs)
     ev, b = Evidence(n), budgets.budget(S.scale.name, "figures")
@@ -293,6 +312,7 @@ def generation_vs_D(S, Ds=(2, 5, 10, 20), K: int = 2, stride: int = 1, H: int = 
                 f"fd_{name}_{D}": fd[name, D],
                 f"rec_{name}_{D}": rec[name, D],
                 f"active_{name}_{D}": act[name, D],
+                f"recall_{name}_{D}": recall[name, D],
             }
         )
     later = tuple(D for D in Ds if D >= 5) or tuple(Ds)  # the paper: degradation from D = 5
@@ -366,13 +386,82 @@ def generation_vs_D(S, Ds=(2, 5, 10, 20), K: int = 2, stride: int = 1, H: int = 
             "section 5.1, Fig. 10",
             f"{name} reconstructions improve as D grows (D = {', '.join(map(str, Ds))})",
         )
+    r_v, r_e = rec["VAE", top], rec["eVAE", top]
+    margin = REC_SHARE * abs(r_v.mean)
+    ev.add(
+        NotWorse(r_e, r_v, "<", margin, "eVAE", "VAE", "nats").judge(b),
+        "appendix 9.2, Fig. 10",
+        f"The eVAE achieves both good reconstruction and generation: at D = {top} its "
+        f"reconstruction error is within {REC_SHARE:.0%} of the VAE's ({margin:.1f} nats)",
+    )
+    diverse = Difference(
+        recall["eVAE", top], recall["VAE", top], ">", None, "eVAE", "VAE", "", ".3f"
+    )
+    ev.add(
+        diverse.judge(b),
+        "Fig. 5 caption",
+        f"Epitomes make the samples more diverse at a large D: at D = {top} the eVAE's samples "
+        "cover more of the test images (a higher recall in the classifier's features)",
+    )
     return ev.of_chapter("8")
+
+
+SHUFFLES = 5  # label permutations behind the share a random split of the examples holds
+
+
+def class_purity(y: torch.Tensor, labels: torch.Tensor) -> float:
+    """The median, over the epitomes that claim any example, of the share of its examples that
+    are its most common class; y (N,) the epitome of each example, labels (N,) its digit."""
+    tops = []
+    for k in torch.unique(y):
+        c = torch.bincount(labels[y == k], minlength=10)
+        tops.append((c.max() / c.sum()).item())
+    return float(torch.tensor(tops).median())
+
+
+def shuffled_purity(y: torch.Tensor, labels: torch.Tensor, seed: int = 0) -> float:
+    """class_purity of the same epitome sizes with the labels shuffled (the mean over SHUFFLES
+    permutations): what a split with no regard to the digit gives, small epitomes included,
+    whose most common class holds more than the data's largest share by chance alone."""
+    g = torch.Generator().manual_seed(seed)
+    return (
+        sum(
+            class_purity(y, labels[torch.randperm(len(labels), generator=g)])
+            for _ in range(SHUFFLES)
+        )
+        / SHUFFLES
+    )
+
+
+def epitome_classes(S, D: int = 20, K: int = 2, stride: int = 1, H: int = 500) -> Evidence:
+    """Chapter 7 (Fig. 5): how far the examples an epitome claims are one digit class: per
+    seed `class_purity` of y*, against the same with the labels shuffled."""
+    runs = S.train_seeds(ModelConfig("evae", D=D, K=K, stride=stride, H=H))
+    labels = S.data().train_labels
+    pure, shuffled = [], []
+    for run in runs:
+        y = run.y.cpu()
+        pure.append(class_purity(y, labels[: len(y)]))
+        shuffled.append(shuffled_purity(y, labels[: len(y)], seed=len(pure)))
+    ev, b = Evidence(len(runs)), budgets.budget(S.scale.name, "figures")
+    purity, chance = Spread.of(pure), Spread.of(shuffled)
+    ev.values.update(purity=purity, shuffled=chance)
+    name = "median share of an epitome's most common class"
+    ev.add(
+        Difference(purity, chance, ">", None, name, "with shuffled labels", "", ".3f").judge(b),
+        "Fig. 5 caption",
+        "Each epitome specializes on a coherent subset of examples: the most common digit "
+        "class of the examples it claims holds a larger share than it does when the digit "
+        "labels are shuffled",
+    )
+    return ev.of_chapter("7")
 
 
 def all_claims(S) -> Evidence:
     """Every judgement of chapters 2-8 and their notes, in the book's order (for the closing
     chapter)."""
     out = Evidence(0)
-    for chapter in (over_pruning, kl_weighting, dropout, evae_activity, generation_vs_D):
+    chapters = (over_pruning, kl_weighting, dropout, evae_activity, epitome_classes)
+    for chapter in (*chapters, generation_vs_D):
         out.extend(chapter(S))
     return out

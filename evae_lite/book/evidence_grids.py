@@ -146,6 +146,31 @@ def epitome_size(S, rows: list[T.Row] | None = None, workers=None, scale=None) -
         f"The VAE keeps {paper_counts} active units at D = {d_txt} (each within a tenth of the "
         "paper's count, at least one unit)",
     )
+    cells = []
+    for D in Ds[1:]:
+        active = vae[D].spread("active")
+        inactive = Spread(D - active.mean, active.stderr, [D - a for a in active.values])
+        paper = T.PAPER_FIG7_VAE_ACTIVE.get(D)
+        cells.append(
+            (
+                f"D = {D}",
+                Difference(
+                    inactive,
+                    0.0,
+                    ">",
+                    None if paper is None else float(D - paper),
+                    "VAE's inactive units",
+                    "none",
+                    "units",
+                ),
+            )
+        )
+    ev.add(
+        (Cells(tuple(cells), "D") if cells else no_trend(xs, "D")).judge(b),
+        "section 5.2",
+        f"The VAE's performance drops as D grows due to over-pruning: at every D past {Ds[0]} "
+        f"(D = {', '.join(map(str, Ds[1:])) or '–'}) some of its units are inactive",
+    )
     e_p = tuple(e_best[D].spread() for D in Ds)
     g = ev.add(
         (one or Trend(xs, e_p, ">", None, "D", f"best eVAE's {PARZEN}", "nats", ".2f")).judge(b),

@@ -81,6 +81,15 @@ def settled(counts: list[int], within: int = 1) -> int:
     return e
 
 
+def pruned_by(counts: list[int], epoch: int, D: int) -> float:
+    """The share of a run's pruning (D minus its last count) done after `epoch` epochs (1 when
+    it prunes nothing)."""
+    total = D - counts[-1]
+    if total <= 0:
+        return 1.0
+    return (D - counts[min(epoch, len(counts)) - 1]) / total
+
+
 def regained(counts: list[int]) -> int:
     """The most units a run gains back after a fall: the largest rise over an earlier minimum."""
     low, most = counts[0], 0
@@ -130,6 +139,7 @@ def length(S, workers=None) -> LengthEvidence:
 
 
 MNIST = "MNIST"
+EARLY_SHARE = 0.1  # "early in training": within the first tenth of the epochs
 
 
 def _budget(ev: LengthEvidence, epochs: int):
@@ -143,7 +153,8 @@ def _budget(ev: LengthEvidence, epochs: int):
 def verdicts(ev: LengthEvidence) -> list:
     """The claims this grid decides, each judged after the first and the last number of
     epochs (the grids' length and the paper's), by the book's one scheme (`rules`)."""
-    from .rules import Comparable, Difference
+    from .evidence import COUNT_SHARE
+    from .rules import Comparable, Difference, NotTested, NotWorse
 
     out = []
     for L in ev.Ls:
@@ -180,6 +191,44 @@ def verdicts(ev: LengthEvidence) -> list:
                     "distance in the classifier's features",
                 )
             )
+            nll = Difference(
+                ev.value("VAE", L, e, "nll"),
+                ev.value("eVAE", L, e, "nll"),
+                ">",
+                None,
+                "VAE",
+                "eVAE",
+                "nats",
+            ).judge(b)
+            out.append(
+                nll.about(
+                    "abstract",
+                    f"At {cfg}, the eVAE generalizes better than the VAE: a smaller "
+                    "-L_k (the importance-weighted bound) on test images",
+                )
+            )
+            measured = all(ev.cells[m, L, e].recall is not None for m in MODELS)
+            recall = (
+                Difference(
+                    ev.value("eVAE", L, e, "recall"),
+                    ev.value("VAE", L, e, "recall"),
+                    ">",
+                    None,
+                    "eVAE",
+                    "VAE",
+                    "",
+                    ".3f",
+                )
+                if measured
+                else NotTested("data", "the samples' recall was not measured")
+            ).judge(b)
+            out.append(
+                recall.about(
+                    "Fig. 5 caption",
+                    f"At {cfg}, the eVAE's samples are more diverse than the VAE's: a higher "
+                    "recall in the classifier's features",
+                )
+            )
             for model in MODELS:  # the paper's count: the eVAE's all D, within one unit
                 paper = ev.paper(model, L)
                 if paper is None:
@@ -201,6 +250,27 @@ def verdicts(ev: LengthEvidence) -> list:
                 )
         runs = ev.active_runs.get(("VAE", L))
         if runs:
+            n = len(runs[0])
+            early = max(1, round(EARLY_SHARE * n))
+            share = Spread.of(pruned_by(r, early, ev.D) for r in runs)
+            j = NotWorse(
+                share,
+                1.0,
+                ">",
+                COUNT_SHARE,
+                f"share of the pruning done by epoch {early}",
+                "all of it",
+                "",
+                ".2f",
+            ).judge(_budget(ev, n))
+            out.append(
+                j.about(
+                    "section 3",
+                    f"At {cfg}, the VAE's units die early: at least {1 - COUNT_SHARE:.0%} of its "
+                    f"pruning is done within the first {EARLY_SHARE:.0%} of training "
+                    f"(epoch {early} of {n})",
+                )
+            )
             back = Spread.of(regained(r) for r in runs)
             j = Comparable(
                 back, 0.0, 1.0, a_name="units regained per run", target_name="0", unit="units"
