@@ -107,6 +107,7 @@ def test_the_dropout_vae_generalizes_poorly_reads_parzen_and_features(rec, worse
     want = R.SUPPORTED if worse else R.NOT_SUPPORTED
     assert [j.verdict for j in poor] == [want, want], [j.why for j in poor]
     assert ev.values["parzen_dropout"].mean == pytest.approx(200 - sign * 20 + 1)
+    assert all(j.question == "others" for j in poor)  # the sibling shares the question
 
 
 def _generation_session(evae_rec):

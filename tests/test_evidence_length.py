@@ -77,6 +77,7 @@ def test_verdicts_are_judged_by_the_one_scheme_with_their_budget():
 
     ev = _evidence()
     js = {(j.where, j.claim[-40:]): j for j in EL.verdicts(ev)}
+    assert all(j.question and j.chapter == "14" for j in js.values())
     parzen = next(j for j in js.values() if "Parzen" in j.claim)
     # +105 over two seeds each (standard errors 5 and 10): above 0, the paper's +106 inside
     assert parzen.verdict == rules.SUPPORTED and parzen.paper_effect == 106

@@ -81,7 +81,7 @@ def test_glue_keys_and_names():
 
 
 def test_the_readme_summary_is_the_closing_chapters_table():
-    """README.md shows what book/13_findings.ipynb computed, as committed."""
+    """README.md shows what book/15_findings.ipynb computed, as committed."""
     from evae_lite.book import findings
 
     assert findings.main(["--check"]) == 0, "run python -m evae_lite.book.findings"

@@ -88,7 +88,7 @@ def main(argv=None) -> int:
         "Table 4 (chapter 10)": E.table4_jobs(args.scale),
         "Table 1 (chapter 10)": E.table1_jobs(args.scale),
         "Table 2 (chapter 11)": E.table2_jobs(args.scale),
-        "the remedies (chapter 14)": remedies_jobs(args.scale),
+        "the remedies (chapter 13)": remedies_jobs(args.scale),
     }
     seen: set = set()  # a model of an earlier grid (Table 4's L = 1 is Fig. 7's) counts there
     for name, jobs in grids.items():

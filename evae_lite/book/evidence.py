@@ -18,6 +18,7 @@ import torch
 from ..model import ModelConfig
 from ..runs import Spread
 from . import budgets
+from . import questions as Q
 from .rules import (
     LEVEL,
     Cells,
@@ -69,15 +70,17 @@ class Evidence:
     verdicts: list[Judgement] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
-    def add(self, judgement: Judgement, where: str, claim: str) -> Judgement:
-        j = judgement.about(where, claim)
+    def add(self, judgement: Judgement, where: str, claim: str, question: str) -> Judgement:
+        """The judgement of a claim: where the paper makes it, its words, and the reader's
+        question it answers (`questions`)."""
+        j = judgement.about(where, claim, question=question)
         self.verdicts.append(j)
         return j
 
     def add_sibling(self, parzen: Judgement, features: Judgement, where: str, claim: str):
-        """The classifier-feature judgement of a claim judged by Parzen (already added), and a
-        note where their verdicts differ."""
-        j = self.add(features, where, claim)
+        """The classifier-feature judgement of a claim judged by Parzen (already added, whose
+        question it shares), and a note where their verdicts differ."""
+        j = self.add(features, where, claim, parzen.question)
         said = disagreement(parzen, j, PARZEN, FD)
         if said:
             self.notes.append(said)
@@ -102,7 +105,7 @@ def caption(scale_name: str) -> str:
     return (
         f"**The paper's claims tested in this chapter (scale={scale_name}).** Each verdict "
         f"reads the two-sided {percent(LEVEL)} Student-t interval of the effect across seeds "
-        "(the chapter on findings gives the rule); each row names its data and its training "
+        "(the closing chapter gives the rule); each row names its data and its training "
         "against the paper's.\n\n"
     )
 
@@ -139,6 +142,7 @@ def over_pruning(S, D: int = 50, H: int = 500, L: int = 1) -> Evidence:
         "Fig. 2 caption",
         f"A VAE with D = {D} and one hidden layer of {H} units has only about "
         f"{PAPER_FIG2_ACTIVE} active units (within {tol:g})",
+        Q.PRUNING,
     )
     pruned = [r for r in reps if (~r.active).any()]
     if pruned:
@@ -152,6 +156,7 @@ def over_pruning(S, D: int = 50, H: int = 500, L: int = 1) -> Evidence:
         "section 3, Fig. 1",
         "Inactive units have collapsed to the prior and active units are far from it: in each "
         "seed every active unit pays more KL than every inactive one",
+        Q.PRUNING,
     )
     return ev.of_chapter("2")
 
@@ -179,6 +184,7 @@ def kl_weighting(S, lambdas=(1.0, 0.5, 0.2), D: int = 50, H: int = 500) -> Evide
         (one or Trend(xs, tuple(act), "<", None, "λ", "active units", "units", ".1f")).judge(b),
         "section 3.1, Fig. 2",
         "As λ is decreased, more units are active",
+        Q.OTHERS,
     )
     ev.add(
         (one or Trend(xs, tuple(rec), ">", None, "λ", "reconstruction error", "nats", ".1f")).judge(
@@ -186,6 +192,7 @@ def kl_weighting(S, lambdas=(1.0, 0.5, 0.2), D: int = 50, H: int = 500) -> Evide
         ),
         "appendix 9.1, Fig. 9",
         "Reconstructions improve as λ is decreased",
+        Q.OTHERS,
     )
     top, span = xs.index(max(xs)), max(xs) - min(xs) or 1.0
     lo_text = f"{min(xs):g}"
@@ -195,7 +202,7 @@ def kl_weighting(S, lambdas=(1.0, 0.5, 0.2), D: int = 50, H: int = 500) -> Evide
         f"Generation does not improve as λ is decreased: the {PARZEN} gains at most "
         f"{SCORE_SHARE:.0%} of the λ = {max(xs):g} model's ({gain:.1f} nats) down to λ = {lo_text}"
     )
-    g = ev.add((one or gen).judge(b), "section 3.1, Fig. 2", claim)
+    g = ev.add((one or gen).judge(b), "section 3.1, Fig. 2", claim, Q.OTHERS)
     gain_fd = FD_SHARE * abs(fd[top].mean)
     sib = FlatTrend(xs, tuple(fd), gain_fd / span, "no rise", "λ", "Fréchet distance", "", ".2f")
     ev.add_sibling(
@@ -227,18 +234,21 @@ def dropout(S, p: float = 0.5, D: int = 50, H: int = 500) -> Evidence:
         Difference(a_d, a_v, ">", None, "dropout VAE", "VAE", "units").judge(b),
         "section 3.2, Fig. 3",
         f"Dropout on z (rate {p:g}) increases the number of active units",
+        Q.OTHERS,
     )
     ev.add(
         Difference(r_d, r_v, ">", None, "dropout VAE", "VAE", "nats").judge(b),
         "section 3.2, Fig. 4",
         "The dropout VAE's reconstructions are blurry: its extra units carry redundancy, not "
         "information (a higher reconstruction error than the VAE's)",
+        Q.OTHERS,
     )
     poor = "The dropout VAE generalizes poorly: on the test images"
     g = ev.add(
         Difference(p_v, p_d, ">", None, "VAE", "dropout VAE", "nats").judge(b),
         "section 3.2",
         f"{poor}, its {PARZEN} is below the VAE's",
+        Q.OTHERS,
     )
     ev.add_sibling(
         g,
@@ -273,6 +283,7 @@ def evae_activity(S, D: int = 50, K: int = 5, stride: int = 5, H: int = 500) -> 
         "section 3.2, Fig. 3",
         f"The eVAE uses its full latent capacity, all {D} units active (by A_u and within their "
         f"epitomes, the mean within {ALL_MARGIN:g} of a unit)",
+        Q.UNITS,
     )
     tol = COUNT_SHARE * D
     same = Comparable(a_d, a_e, tol, None, "dropout VAE's active units", "eVAE's", "units")
@@ -281,6 +292,7 @@ def evae_activity(S, D: int = 50, K: int = 5, stride: int = 5, H: int = 500) -> 
         "section 4.1",
         f"The dropout VAE has an activity profile similar to the eVAE's (active units within "
         f"{tol:g}, a tenth of D)",
+        Q.OTHERS,
     )
     return ev.of_chapter("6")
 
@@ -332,6 +344,7 @@ def generation_vs_D(S, Ds=(2, 5, 10, 20), K: int = 2, stride: int = 1, H: int = 
         trend("VAE", pz, "<", PARZEN, "nats", ".2f").judge(b),
         where,
         f"VAE samples degrade as D grows past 5 (D = {d_txt}): the {PARZEN} falls",
+        Q.PRUNING,
     )
     ev.add_sibling(
         g,
@@ -354,6 +367,7 @@ def generation_vs_D(S, Ds=(2, 5, 10, 20), K: int = 2, stride: int = 1, H: int = 
         where,
         f"eVAE samples (K = {K}) keep their quality as D grows (D = {d_txt}): the {PARZEN} "
         f"loses at most {SCORE_SHARE:.0%} of its value at D = {later[0]} ({gain:.1f} nats)",
+        Q.GENERATION,
     )
     ev.add_sibling(
         g,
@@ -368,6 +382,7 @@ def generation_vs_D(S, Ds=(2, 5, 10, 20), K: int = 2, stride: int = 1, H: int = 
         better.judge(b),
         "Fig. 6 caption",
         f"At D = {top} the eVAE generates better than the VAE: a higher {PARZEN}",
+        Q.GENERATION,
     )
     better_fd = Difference(fd["VAE", top], fd["eVAE", top], ">", None, "VAE", "eVAE", "", ".2f")
     ev.add_sibling(
@@ -385,6 +400,7 @@ def generation_vs_D(S, Ds=(2, 5, 10, 20), K: int = 2, stride: int = 1, H: int = 
             rule.judge(b),
             "section 5.1, Fig. 10",
             f"{name} reconstructions improve as D grows (D = {', '.join(map(str, Ds))})",
+            Q.FIT if name == "eVAE" else Q.PRUNING,
         )
     r_v, r_e = rec["VAE", top], rec["eVAE", top]
     margin = REC_SHARE * abs(r_v.mean)
@@ -393,6 +409,7 @@ def generation_vs_D(S, Ds=(2, 5, 10, 20), K: int = 2, stride: int = 1, H: int = 
         "appendix 9.2, Fig. 10",
         f"The eVAE achieves both good reconstruction and generation: at D = {top} its "
         f"reconstruction error is within {REC_SHARE:.0%} of the VAE's ({margin:.1f} nats)",
+        Q.FIT,
     )
     diverse = Difference(
         recall["eVAE", top], recall["VAE", top], ">", None, "eVAE", "VAE", "", ".3f"
@@ -402,6 +419,7 @@ def generation_vs_D(S, Ds=(2, 5, 10, 20), K: int = 2, stride: int = 1, H: int = 
         "Fig. 5 caption",
         f"Epitomes make the samples more diverse at a large D: at D = {top} the eVAE's samples "
         "cover more of the test images (a higher recall in the classifier's features)",
+        Q.GENERATION,
     )
     return ev.of_chapter("8")
 
@@ -453,6 +471,7 @@ def epitome_classes(S, D: int = 20, K: int = 2, stride: int = 1, H: int = 500) -
         "Each epitome specializes on a coherent subset of examples: the most common digit "
         "class of the examples it claims holds a larger share than it does when the digit "
         "labels are shuffled",
+        Q.EPITOMES,
     )
     return ev.of_chapter("7")
 

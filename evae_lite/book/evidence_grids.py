@@ -13,6 +13,7 @@ from ..runs import Spread
 from ..runs import grids as E
 from . import budgets
 from . import paper as T
+from . import questions as Q
 from .evidence import (
     COUNT_SHARE,
     FD,
@@ -107,6 +108,7 @@ def epitome_size(S, rows: list[T.Row] | None = None, workers=None, scale=None) -
         (one or Trend(xs, v_p, "<", None, "D", f"VAE's {PARZEN}", "nats", ".2f")).judge(b),
         where,
         f"As D grows, the VAE's {PARZEN} drops (D = {d_txt})",
+        Q.PRUNING,
     )
     if fd:
         ys = tuple(vae[D].spread("fd") for D in Ds)
@@ -145,6 +147,7 @@ def epitome_size(S, rows: list[T.Row] | None = None, workers=None, scale=None) -
         "section 5.2",
         f"The VAE keeps {paper_counts} active units at D = {d_txt} (each within a tenth of the "
         "paper's count, at least one unit)",
+        Q.PRUNING,
     )
     cells = []
     for D in Ds[1:]:
@@ -170,12 +173,14 @@ def epitome_size(S, rows: list[T.Row] | None = None, workers=None, scale=None) -
         "section 5.2",
         f"The VAE's performance drops as D grows due to over-pruning: at every D past {Ds[0]} "
         f"(D = {', '.join(map(str, Ds[1:])) or '–'}) some of its units are inactive",
+        Q.PRUNING,
     )
     e_p = tuple(e_best[D].spread() for D in Ds)
     g = ev.add(
         (one or Trend(xs, e_p, ">", None, "D", f"best eVAE's {PARZEN}", "nats", ".2f")).judge(b),
         where,
         f"As D grows, the best eVAE's {PARZEN} rises (K chosen on validation; D = {d_txt})",
+        Q.GENERATION,
     )
     if fd:
         ys = tuple(e_best[D].spread("fd") for D in Ds)
@@ -205,6 +210,7 @@ def epitome_size(S, rows: list[T.Row] | None = None, workers=None, scale=None) -
         Cells(tuple((label[D], beats(D, "parzen")) for D in Ds), "D").judge(b),
         "Fig. 7 caption",
         f"{claim} (K = D) by its {PARZEN}",
+        Q.GENERATION,
     )
     if fd:
         ev.add_sibling(
@@ -238,6 +244,7 @@ def epitome_size(S, rows: list[T.Row] | None = None, workers=None, scale=None) -
             Cells(cells, "(D, K)").judge(b),
             "section 5.2",
             f"{claim}: its {PARZEN} not below the mVAE's by more than {SCORE_SHARE:.0%} of it",
+            Q.OTHERS,
         )
         if _has_fd([x for p in pairs for x in p]):
             cells = tuple((f"D = {r.D}, K = {r.K}", not_behind(r, m, "fd")) for r, m in pairs)
@@ -303,11 +310,13 @@ def _complexity(
                 where,
                 f"With more layers L ({dataset}), the VAE keeps fewer active units (where the "
                 "paper's own counts fall)",
+                Q.CAPACITY,
             )
             g = ev.add(
                 Cells(tuple(better), "(D, H)").judge(budget),
                 where,
                 f"With more layers L ({dataset}), the VAE scores better: a higher {PARZEN}",
+                Q.CAPACITY,
             )
             if fd:
                 ev.add_sibling(
@@ -345,6 +354,7 @@ def _complexity(
                 Cells(tuple(score), "(D, L)").judge(budget),
                 where,
                 f"{wider} the {PARZEN} little (within {SCORE_SHARE:.0%} of the narrower's)",
+                Q.CAPACITY,
             )
             if fd:
                 ev.add_sibling(
@@ -357,6 +367,7 @@ def _complexity(
                 Cells(tuple(units), "(D, L)").judge(budget),
                 where,
                 f"{wider} the active units little (within {COUNT_SHARE:.0%} of D)",
+                Q.CAPACITY,
             )
     units, wins, wins_fd = [], [], []
     for D, L, H in cells:
@@ -379,11 +390,13 @@ def _complexity(
             Cells(tuple(units), "(D, L, H)").judge(budget),
             where,
             f"{every} keeps at least the VAE's active units (within one unit)",
+            Q.UNITS,
         )
         g = ev.add(
             Cells(tuple(wins), "(D, L, H)").judge(budget),
             where,
             f"{every} outperforms the VAE: a higher {PARZEN}",
+            Q.GENERATION,
         )
         if fd:
             ev.add_sibling(
@@ -448,11 +461,13 @@ def table2(nll: dict, act: dict, budget: Budget) -> Evidence:
         f"As D grows (D = {d_txt}), the VAE does not improve its log-likelihood: its -L_k falls "
         f"by at most {fall:.2f} nats over the range, {FLAT_NLL_SHARE:.0%} of the paper's eVAE "
         f"gain from D = {lo} to {hi}",
+        Q.PRUNING,
     )
     ev.add(
         (one or Trend(xs, e, "<", paper_slope, "D", "eVAE's -L_k", "nats", ".4f")).judge(budget),
         "section 5.4, Table 2",
         f"As D grows (D = {d_txt}), the eVAE improves its log-likelihood: its -L_k falls",
+        Q.FIT,
     )
     paper = T.PAPER_TABLE2_VAE_ACTIVE
     tol = count_tolerance(paper)
@@ -469,6 +484,7 @@ def table2(nll: dict, act: dict, budget: Budget) -> Evidence:
         Cells(cells, "D").judge(budget),
         "section 5.4",
         f"The VAE has {paper} active units at every D (within {tol:g})",
+        Q.PRUNING,
     )
 
     def gap(D):
@@ -480,6 +496,7 @@ def table2(nll: dict, act: dict, budget: Budget) -> Evidence:
         Cells(tuple((f"D = {D}", gap(D)) for D in Ds), "D").judge(budget),
         "Table 2",
         "At every D the eVAE's log-likelihood is better than the VAE's: a lower -L_k",
+        Q.FIT,
     )
     for (m, D), s in nll.items():
         ev.values[f"nll_{m}_{D}"] = s
@@ -526,7 +543,9 @@ def best_of_each(rows: list[T.Row], name: str, grid: str, budget: Budget) -> Evi
         f"The best eVAE is significantly better than the best VAE ({name}, each chosen over "
         f"{grid}'s grid on validation)"
     )
-    g = ev.add(rule.judge(budget), "section 5.5, Table 3", f"{claim}: a higher {PARZEN}")
+    g = ev.add(
+        rule.judge(budget), "section 5.5, Table 3", f"{claim}: a higher {PARZEN}", Q.GENERATION
+    )
     if _has_fd([e, v]):
         sib = skip or Difference(
             v.spread("fd"), e.spread("fd"), ">", None, "best VAE", "best eVAE", "", ".2f"

@@ -6,11 +6,13 @@ after the grids' short training can be set beside the same comparison at the pap
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from ..runs import Aggregate, Spread, aggregate, trained
 from ..runs import grids as E
 from . import paper as T
+from . import questions as Q
 from .intervals import Interval, difference
 
 MODELS = ("VAE", "eVAE")
@@ -139,6 +141,7 @@ def length(S, workers=None) -> LengthEvidence:
 
 
 MNIST = "MNIST"
+CHAPTER = "14"  # the chapter on training length
 EARLY_SHARE = 0.1  # "early in training": within the first tenth of the epochs
 
 
@@ -172,7 +175,11 @@ def verdicts(ev: LengthEvidence) -> list:
                 ".0f",
             ).judge(b)
             out.append(
-                gen.about("Table 4", f"At {cfg}, the eVAE's Parzen log-density is above the VAE's")
+                gen.about(
+                    "Table 4",
+                    f"At {cfg}, the eVAE's Parzen log-density is above the VAE's",
+                    question=Q.GENERATION,
+                )
             )
             fd = Difference(
                 ev.value("VAE", L, e, "fd"),
@@ -189,6 +196,7 @@ def verdicts(ev: LengthEvidence) -> list:
                     "Table 4, second measure",
                     f"At {cfg}, the eVAE's samples are better than the VAE's: a smaller Fréchet "
                     "distance in the classifier's features",
+                    question=Q.GENERATION,
                 )
             )
             nll = Difference(
@@ -205,6 +213,7 @@ def verdicts(ev: LengthEvidence) -> list:
                     "abstract",
                     f"At {cfg}, the eVAE generalizes better than the VAE: a smaller "
                     "-L_k (the importance-weighted bound) on test images",
+                    question=Q.FIT,
                 )
             )
             measured = all(ev.cells[m, L, e].recall is not None for m in MODELS)
@@ -227,6 +236,7 @@ def verdicts(ev: LengthEvidence) -> list:
                     "Fig. 5 caption",
                     f"At {cfg}, the eVAE's samples are more diverse than the VAE's: a higher "
                     "recall in the classifier's features",
+                    question=Q.GENERATION,
                 )
             )
             for model in MODELS:  # the paper's count: the eVAE's all D, within one unit
@@ -246,6 +256,7 @@ def verdicts(ev: LengthEvidence) -> list:
                     act.about(
                         "Table 4",
                         f"At {cfg}, the {model} keeps {paper[1]} active units (within {tol:g})",
+                        question=Q.UNITS if model == "eVAE" else Q.PRUNING,
                     )
                 )
         runs = ev.active_runs.get(("VAE", L))
@@ -269,6 +280,7 @@ def verdicts(ev: LengthEvidence) -> list:
                     f"At {cfg}, the VAE's units die early: at least {1 - COUNT_SHARE:.0%} of its "
                     f"pruning is done within the first {EARLY_SHARE:.0%} of training "
                     f"(epoch {early} of {n})",
+                    question=Q.PRUNING,
                 )
             )
             back = Spread.of(regained(r) for r in runs)
@@ -280,9 +292,10 @@ def verdicts(ev: LengthEvidence) -> list:
                     "section 3",
                     f"At {cfg}, the VAE's inactive units are never used again: no run regains "
                     "more than one unit after a fall",
+                    question=Q.PRUNING,
                 )
             )
-    return out
+    return [dataclasses.replace(j, chapter=CHAPTER) for j in out]
 
 
 def gap_words(ev: LengthEvidence, quantity: str, spec: str = ".0f") -> dict[str, str]:

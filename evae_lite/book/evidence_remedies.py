@@ -15,6 +15,7 @@ import torch
 from ..runs import Spread, trained
 from ..runs.remedies import remedies_jobs
 from . import budgets
+from . import questions as Q
 from .evidence import FD, NLL_SHARE, PARZEN, Evidence, rec_error
 from .rules import SUPPORTED, Budget, Cells, Difference, Judgement, NotTested, NotWorse
 
@@ -176,16 +177,17 @@ def _verdicts(R: Remedies) -> Evidence:
             Cells(tuple(active), "D").judge(b),
             where,
             f"{name} keeps more units active than the VAE",
+            Q.OTHERS,
         )
         R.answers[name, "nll"] = ev.add(
-            Cells(nll, "D").judge(b), where, f"{name} reaches a better L_k than the VAE"
+            Cells(nll, "D").judge(b), where, f"{name} reaches a better L_k than the VAE", Q.OTHERS
         )
     others = [n for n in R.names if not n.startswith("eVAE")]
     every = "The eVAE (y*) reaches a better {} than every remedy without epitomes"
     R.answers["eVAE, y*", "ahead nll"] = ev.add(
-        _ahead(R, "nll", others).judge(b), where, every.format("L_k")
+        _ahead(R, "nll", others).judge(b), where, every.format("L_k"), Q.OTHERS
     )
-    g = ev.add(_ahead(R, "parzen", others).judge(b), where, every.format(PARZEN))
+    g = ev.add(_ahead(R, "parzen", others).judge(b), where, every.format(PARZEN), Q.OTHERS)
     R.answers["eVAE, y*", "ahead parzen"] = g
     if all((n, D, "fd") in R.values for n in R.names for D in R.Ds):
         R.answers["eVAE, y*", "ahead fd"] = ev.add_sibling(
@@ -203,5 +205,6 @@ def _verdicts(R: Remedies) -> Evidence:
             "section 4.2 (future work)",
             f"A q(y|x) learned by {name.split(', ')[1]} does as well as y*: its -L_k not above "
             f"y*'s by more than {NLL_SHARE:.0%} of it",
+            Q.EPITOMES,
         )
     return ev.of_chapter("14")

@@ -15,7 +15,7 @@ from pathlib import Path
 from .prose import GLUE_PREFIX
 
 ROOT = Path(__file__).resolve().parents[2]
-CHAPTER = ROOT / "book" / "13_findings.ipynb"
+CHAPTER = ROOT / "book" / "15_findings.ipynb"
 README = ROOT / "README.md"
 BEGIN = "<!-- findings: begin (written by python -m evae_lite.book.findings) -->"
 END = "<!-- findings: end -->"
@@ -51,7 +51,7 @@ def main(argv=None) -> int:
     if args.check:
         if new != text:
             print(
-                "README.md's summary differs from book/13_findings.ipynb: run "
+                "README.md's summary differs from book/15_findings.ipynb: run "
                 "python -m evae_lite.book.findings",
                 file=sys.stderr,
             )

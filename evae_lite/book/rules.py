@@ -171,13 +171,19 @@ class Judgement:
     where: str = ""
     claim: str = ""
     chapter: str = ""
+    question: str = ""  # the reader's question it answers (`questions.QUESTIONS`)
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:
             raise ValueError(f"verdict={self.verdict!r} is not one of {', '.join(VERDICTS)}")
 
-    def about(self, where: str, claim: str, chapter: str = "") -> Judgement:
-        return dataclasses.replace(self, where=where, claim=claim, chapter=chapter)
+    def about(self, where: str, claim: str, chapter: str = "", question: str = "") -> Judgement:
+        from .questions import check
+
+        question = check(question) if question else self.question
+        return dataclasses.replace(
+            self, where=where, claim=claim, chapter=chapter, question=question
+        )
 
     @property
     def p(self) -> float:
