@@ -445,3 +445,25 @@ def test_an_explorer_page_opened_from_disk_says_how_to_serve_it(browser, built_s
     finally:
         context.close()
     assert not external, f"the page requested other hosts: {external}"
+
+
+def test_a_page_that_shows_the_build_machine_fails_the_check():
+    """Paths of the machine's folders and test markers in what a reader sees are caught;
+    script text, URLs and the book's own relative paths are not."""
+    from evae_lite.site.checks import build_traces
+
+    page = (
+        "<p>read from /work/shared/data/olivetti_faces.npz</p>"
+        "<pre>C:\\Users\\me\\evae\\x.npz</pre><div># NBVAL_CHECK_OUTPUT</div>"
+        "<p>/usr/lib/python3.11/site-packages/torch/nn.py</p>"
+        '<script>var p = "/root/.cache/x";</script>'
+        '<p>see https://example.org/home/a, <img src="_static/x.png"> 1/2 and a/b</p>'
+    )
+    found = build_traces(page)
+    assert found == [
+        "a machine path '/work/shared/data/olivetti_faces.npz'",
+        "a machine path 'C:\\\\Users\\\\me\\\\evae\\\\x.npz'",
+        "a test marker '# NBVAL_CHECK_OUTPUT'",
+        "a machine path '/usr/lib/python3.11/site-packages/torch/nn.py'",
+    ]
+    assert build_traces("<p>the first 2,000 images of mnist.npz, 10/200 epochs</p>") == []
