@@ -127,3 +127,23 @@ def test_every_chapter_says_what_it_covers_and_ends_with_exercises(path):
     assert len(ex) == 1, f"{path.name}: one section of exercises"
     body = ex[0].split("## Exercises", 1)[1]
     assert "\n1. " in body and "```{admonition} Solutions\n:class: dropdown" in body, path.name
+
+
+def test_numbers_inside_admonitions_and_dropdowns_are_prose():
+    """A solution in a dropdown is read like any paragraph; its fence and options are not,
+    and code fences stay exempt."""
+    md = (
+        "Intro.\n\n```{admonition} Solutions\n:class: dropdown\n\n1. It is 2.57 at six seeds; "
+        "$t_{0.975}$ is math.\n```\n\n```python\nx = 42\n```\n"
+    )
+    found = [t.text for t in typed_numbers(md)]
+    assert len(found) == 1 and "2.57" in found[0], found
+    title = "```{note} The 3 rules\nbody\n```\n"
+    assert [t.text.split()[:3] for t in typed_numbers(title)] == [["The", "3", "rules"]]
+
+
+def test_inline_math_may_break_a_line_but_not_a_paragraph():
+    md = "the bound $\\mathcal{L}_1 = a\n - b_2$ holds, and 7 is typed"
+    found = [t.text for t in typed_numbers(md)]
+    assert len(found) == 1 and "and 7 is typed" in found[0] and "_1" not in found[0], found
+    assert len(typed_numbers("cost $a\n\nb 3 c$ d")) == 1  # a blank line ends the math

@@ -22,7 +22,7 @@ _ALLOWED = re.compile(
     r"\{glue(:\w+)?\}`[^`]*`"  # {glue:text}`name:.1f`
     r"|^```.*?^```"  # fenced blocks (glue directives, code)
     r"|`[^`]*`"  # inline code
-    r"|\$\$.*?\$\$|\$[^$\n]+\$"  # math
+    r"|\$\$.*?\$\$|\$(?:[^$\n]|\n(?!\s*\n))+\$"  # math (inline math may break a line)
     r"|\{cite(:\w+)?\}`[^`]*`"  # citations
     r"|\]\([^)]*\)",  # link targets
     re.S | re.M,
@@ -48,9 +48,19 @@ class Typed:
     text: str
 
 
+# A MyST directive whose body is prose (an admonition, a dropdown of solutions): its title
+# and body are read like any prose; its opening fence and its ":option:" lines are not.
+_PROSE_DIRECTIVE = re.compile(
+    r"^```\{(?:admonition|note|tip|hint|important|seealso|warning|attention|caution|danger|"
+    r"error|dropdown)\}([^\n]*)\n(?::[\w-]+:[^\n]*\n)*(.*?)^```",
+    re.S | re.M,
+)
+
+
 def bare_prose(markdown: str) -> str:
     """The markdown without what may hold digits (see the module's docstring)."""
-    out = _ALLOWED.sub(" ", markdown)
+    out = _PROSE_DIRECTIVE.sub(lambda m: f"{m.group(1)}\n{m.group(2)}", markdown)
+    out = _ALLOWED.sub(" ", out)
     out = _REFERENCE.sub(" ", out)
     return _LIST_ITEM.sub(" ", out)
 
