@@ -164,3 +164,29 @@ def test_rankings_write_ties_and_agree_only_with_what_the_paper_ranks():
         assert T.same_order(paper, ours)  # the VAE last, as in the paper; the tie ranks nothing
     assert not T.same_order({"a": 2.0, "b": 1.0}, {"a": 1.0, "b": 2.0})
     assert not T.same_order({"a": 2.0, "b": 1.0}, {"a": 1.0, "b": 1.0})  # ours tied: no
+
+
+def test_orders_are_judged_on_the_intervals_across_seeds():
+    """Chapter 12's faces: means 311, 305, 290 with standard errors of 40 are no order at all."""
+    from evae_lite.runs import Spread
+
+    def s(m, spread):
+        return Spread.of([m - spread, m, m + spread])
+
+    wide = {"VAE": s(311, 70), "eVAE": s(305, 70), "mVAE": s(290, 70)}
+    assert T.ranked_text(wide) == "VAE ≈ eVAE ≈ mVAE"
+    paper = {"VAE": 1000.0, "mVAE": 1500.0, "eVAE": 2000.0}
+    assert T.order_call(paper, wide) == T.OPEN
+    assert T.order_words(paper, wide).endswith("the seeds cannot order 3 of its 3 pairs")
+    tight = {"VAE": s(200, 1), "mVAE": s(300, 1), "eVAE": s(305, 1)}
+    assert T.ranked_text(tight) == "eVAE > mVAE > VAE"
+    assert (
+        T.order_call(paper, tight) == T.SAME and T.order_words(paper, tight) == "the paper's order"
+    )
+    flipped = {"VAE": s(400, 1), "mVAE": s(300, 1), "eVAE": s(305, 1)}
+    assert T.order_call(paper, flipped) == T.AGAINST
+    assert T.order_words(paper, flipped) == (
+        "against the paper's order (VAE above mVAE, VAE above eVAE)"
+    )
+    one_seed = {k: Spread.of([v]) for k, v in (("VAE", 1.0), ("eVAE", 9.0))}
+    assert T.ranked_text(one_seed) == "eVAE ≈ VAE"  # no spread: nothing is decided

@@ -238,6 +238,61 @@ def rank_text(scores: dict[str, float]) -> str:
     return " > ".join(" = ".join(m for m in scores if scores[m] == v) for v in values)
 
 
+def _decided(a, b) -> int:
+    """+1 when a is above b beyond the interval of a - b across seeds (`intervals`), -1 when
+    below, 0 when the interval holds zero or there is no spread to size it."""
+    from .intervals import difference
+
+    iv = difference(a, b)
+    if iv.stderr is None:
+        return 0
+    return 1 if iv.lo > 0 else -1 if iv.hi < 0 else 0
+
+
+def ranked_text(scores: dict) -> str:
+    """The models by their mean over seeds, best first, each neighbour joined by '>' where the
+    interval of its gap excludes zero and by '≈' where it does not: 'VAE ≈ eVAE > mVAE'.
+    scores: name -> `runs.Spread`."""
+    names = sorted(scores, key=lambda m: scores[m].mean, reverse=True)
+    out = names[0]
+    for a, b in zip(names, names[1:]):
+        out += (" > " if _decided(scores[a], scores[b]) > 0 else " ≈ ") + b
+    return out
+
+
+SAME, AGAINST, OPEN = "same", "against", "open"
+
+
+def _calls(paper: dict[str, float], ours: dict) -> dict[tuple[str, str], int]:
+    pairs = [(a, b) for a in paper for b in paper if a in ours and b in ours if paper[a] > paper[b]]
+    return {(a, b): _decided(ours[a], ours[b]) for a, b in pairs}
+
+
+def order_call(paper: dict[str, float], ours: dict) -> str:
+    """SAME when every pair the paper ranks (a tie ranks nothing) is ranked the same way beyond
+    the interval of its gap across seeds, AGAINST when one is reversed beyond it, else OPEN.
+    ours: name -> `runs.Spread`."""
+    calls = _calls(paper, ours).values()
+    return AGAINST if any(c < 0 for c in calls) else SAME if all(c > 0 for c in calls) else OPEN
+
+
+def order_words(paper: dict[str, float], ours: dict) -> str:
+    """`order_call` in words: "the paper's order", "against the paper's order (eVAE above
+    VAE)", or how many of the paper's pairs the seeds cannot order."""
+    calls = _calls(paper, ours)
+    reversed_ = [f"{b} above {a}" for (a, b), c in calls.items() if c < 0]
+    pairs = list(calls)
+    if reversed_:
+        return "against the paper's order (" + ", ".join(reversed_) + ")"
+    open_ = sum(c == 0 for c in calls.values())
+    if open_ == 0:
+        return "the paper's order"
+    return (
+        f"neither the paper's order nor against it: the seeds cannot order {open_} of its "
+        f"{len(pairs)} pairs"
+    )
+
+
 def same_order(paper: dict[str, float], ours: dict[str, float]) -> bool:
     """True when every pair of models that the paper ranks (a tie ranks nothing) is ranked
     the same way by ours."""
