@@ -136,7 +136,7 @@ def _sha(path) -> str:
 def _replace(pack, key, name, blob) -> str:
     """Put `blob` in the pack as the entry's file, recorded in the manifest as it is (so only
     the content checks stand in its way); the new manifest's sha256."""
-    (pack / key / name).write_bytes(blob)
+    (pack / f"{key}.{name}").write_bytes(blob)
     m = json.loads((pack / "manifest.json").read_text())
     m["entries"][key]["files"][name].update(sha256=hashlib.sha256(blob).hexdigest(), size=len(blob))
     (pack / "manifest.json").write_text(json.dumps(m))
@@ -190,7 +190,7 @@ def test_a_sweep_takes_from_the_pack_and_starts_no_worker(data_dir, tmp_path, mo
 
     monkeypatch.setattr(sweep_mod, "ProcessPoolExecutor", no_workers)
     assert sweep_mod.sweep([job], progress=False) == [first]
-    assert len(requested) == 2 and requested[1].endswith("/result.json")  # not the model
+    assert len(requested) == 2 and requested[1].endswith(".result.json")  # not the model
 
 
 def test_a_pickle_that_would_run_code_is_refused(packed, tmp_path, monkeypatch, serve, capsys):
@@ -224,7 +224,7 @@ def test_other_unsafe_files_are_refused(packed, tmp_path, monkeypatch, serve, ca
     if kind == "JSON":
         m = json.loads((pack / "manifest.json").read_text())
         m["entries"][key]["files"]["result.json"] = dict(
-            path=f"{key}/result.json", sha256="", size=0
+            path=f"{key}.result.json", sha256="", size=0
         )
         (pack / "manifest.json").write_text(json.dumps(m))
         sha = _replace(pack, key, "result.json", blob)
@@ -240,7 +240,7 @@ def test_other_unsafe_files_are_refused(packed, tmp_path, monkeypatch, serve, ca
 
 def test_a_file_that_fails_its_hash_is_refused(packed, tmp_path, monkeypatch, serve, capsys):
     res, pack, key = packed
-    f = pack / key / "checkpoint.pt"
+    f = pack / f"{key}.checkpoint.pt"
     data = bytearray(f.read_bytes())
     data[len(data) // 2] ^= 0xFF
     f.write_bytes(bytes(data))
@@ -317,14 +317,17 @@ def test_half_a_configuration_is_said_and_computes(tmp_path, monkeypatch, capsys
 
 
 def test_the_pack_written_records_every_file(packed, tmp_path):
-    """Each file's sha256 and size as on disk; the manifest's own sha256 and the pack's size
-    as reported; the cache is only read (a corrupt entry is left out, not moved aside)."""
+    """Each file's sha256 and size as on disk, in one flat folder (a release's assets); the
+    manifest's own sha256 and the pack's size as reported; the cache is only read (a corrupt
+    entry is left out, none of its files written, and it is not moved aside)."""
     res, pack, key = packed
     m = json.loads((pack / "manifest.json").read_text())
     assert m["format"] == fetch.FORMAT and m["scale"] == "smoke"
+    paths = [f["path"] for e in m["entries"].values() for f in e["files"].values()]
+    assert sorted(p.name for p in pack.iterdir()) == sorted(["manifest.json", *paths])
     for k, e in m["entries"].items():
         for name, f in e["files"].items():
-            assert f["path"] == f"{k}/{name}"
+            assert f["path"] == f"{k}.{name}"
             assert (f["sha256"], f["size"]) == (
                 _sha(pack / f["path"]),
                 (pack / f["path"]).stat().st_size,
@@ -334,6 +337,7 @@ def test_the_pack_written_records_every_file(packed, tmp_path):
     bad.write_bytes(bad.read_bytes()[:-1])
     s = write_pack("smoke", tmp_path / "pack2", root=filled)
     assert s.entries == {} and len(s.left_out) == 1 and "does not match" in s.left_out[0]
+    assert [p.name for p in (tmp_path / "pack2").iterdir()] == ["manifest.json"]
     assert sorted(p.name for p in (filled / key).iterdir()) == [
         ".lock",
         "checkpoint.pt",
