@@ -5,8 +5,11 @@ exactly what the pinned manifest says or would run code when loaded."""
 import hashlib
 import io
 import json
+import os
 import pickle
 import shutil
+import subprocess
+import sys
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -136,7 +139,7 @@ def _sha(path) -> str:
 def _replace(pack, key, name, blob) -> str:
     """Put `blob` in the pack as the entry's file, recorded in the manifest as it is (so only
     the content checks stand in its way); the new manifest's sha256."""
-    (pack / key / name).write_bytes(blob)
+    (pack / f"{key}.{name}").write_bytes(blob)
     m = json.loads((pack / "manifest.json").read_text())
     m["entries"][key]["files"][name].update(sha256=hashlib.sha256(blob).hexdigest(), size=len(blob))
     (pack / "manifest.json").write_text(json.dumps(m))
@@ -190,7 +193,7 @@ def test_a_sweep_takes_from_the_pack_and_starts_no_worker(data_dir, tmp_path, mo
 
     monkeypatch.setattr(sweep_mod, "ProcessPoolExecutor", no_workers)
     assert sweep_mod.sweep([job], progress=False) == [first]
-    assert len(requested) == 2 and requested[1].endswith("/result.json")  # not the model
+    assert len(requested) == 2 and requested[1].endswith(".result.json")  # not the model
 
 
 def test_a_pickle_that_would_run_code_is_refused(packed, tmp_path, monkeypatch, serve, capsys):
@@ -224,7 +227,7 @@ def test_other_unsafe_files_are_refused(packed, tmp_path, monkeypatch, serve, ca
     if kind == "JSON":
         m = json.loads((pack / "manifest.json").read_text())
         m["entries"][key]["files"]["result.json"] = dict(
-            path=f"{key}/result.json", sha256="", size=0
+            path=f"{key}.result.json", sha256="", size=0
         )
         (pack / "manifest.json").write_text(json.dumps(m))
         sha = _replace(pack, key, "result.json", blob)
@@ -240,7 +243,7 @@ def test_other_unsafe_files_are_refused(packed, tmp_path, monkeypatch, serve, ca
 
 def test_a_file_that_fails_its_hash_is_refused(packed, tmp_path, monkeypatch, serve, capsys):
     res, pack, key = packed
-    f = pack / key / "checkpoint.pt"
+    f = pack / f"{key}.checkpoint.pt"
     data = bytearray(f.read_bytes())
     data[len(data) // 2] ^= 0xFF
     f.write_bytes(bytes(data))
@@ -317,14 +320,17 @@ def test_half_a_configuration_is_said_and_computes(tmp_path, monkeypatch, capsys
 
 
 def test_the_pack_written_records_every_file(packed, tmp_path):
-    """Each file's sha256 and size as on disk; the manifest's own sha256 and the pack's size
-    as reported; the cache is only read (a corrupt entry is left out, not moved aside)."""
+    """Each file's sha256 and size as on disk, in one flat folder (a release's assets); the
+    manifest's own sha256 and the pack's size as reported; the cache is only read (a corrupt
+    entry is left out, none of its files written, and it is not moved aside)."""
     res, pack, key = packed
     m = json.loads((pack / "manifest.json").read_text())
     assert m["format"] == fetch.FORMAT and m["scale"] == "smoke"
+    paths = [f["path"] for e in m["entries"].values() for f in e["files"].values()]
+    assert sorted(p.name for p in pack.iterdir()) == sorted(["manifest.json", *paths])
     for k, e in m["entries"].items():
         for name, f in e["files"].items():
-            assert f["path"] == f"{k}/{name}"
+            assert f["path"] == f"{k}.{name}"
             assert (f["sha256"], f["size"]) == (
                 _sha(pack / f["path"]),
                 (pack / f["path"]).stat().st_size,
@@ -334,6 +340,7 @@ def test_the_pack_written_records_every_file(packed, tmp_path):
     bad.write_bytes(bad.read_bytes()[:-1])
     s = write_pack("smoke", tmp_path / "pack2", root=filled)
     assert s.entries == {} and len(s.left_out) == 1 and "does not match" in s.left_out[0]
+    assert [p.name for p in (tmp_path / "pack2").iterdir()] == ["manifest.json"]
     assert sorted(p.name for p in (filled / key).iterdir()) == [
         ".lock",
         "checkpoint.pt",
@@ -382,3 +389,117 @@ def test_the_pack_code_keys_nothing():
     """Editing evae_lite/pack re-keys no result, so a published pack outlives such edits."""
     for kind in ("model", "job"):
         assert not [f for f in cache.code_files(kind) if "pack" in f.parts]
+
+
+def _pin_lines(out: str) -> str:
+    """What `publish` says to put in source.py (the end of what it prints)."""
+    return out.split("then put in evae_lite/pack/source.py:\n", 1)[1]
+
+
+def _pin(out: str) -> dict:
+    """The lines `publish` says to put in source.py, run as Python."""
+    pinned = {}
+    exec("from __future__ import annotations\n" + _pin_lines(out), {}, pinned)
+    return {k: v for k, v in pinned.items() if k.startswith("PACK_")}
+
+
+def test_the_pin_is_formatted_as_ruff_wants(packed, tmp_path, capsys):
+    """Pasted into a module, the lines pass the project's ruff check and format."""
+    res, pack, key = packed
+    assert main(["publish", str(pack), "--tag", "pack-book-1"]) == 0
+    f = tmp_path / "pinned.py"
+    f.write_text(
+        '"""Pinned."""\n\nfrom __future__ import annotations\n\n'
+        + _pin_lines(capsys.readouterr().out)
+    )
+    config = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    for args in (["check"], ["format", "--check"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "ruff", *args, "--config", str(config), str(f)],
+            capture_output=True,
+            text=True,
+        )
+        if "No module named ruff" in done.stderr:
+            pytest.skip("ruff is not installed")
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_publish_names_the_release_and_the_lines_that_pin_it(packed, capsys, monkeypatch):
+    from evae_lite.pack.source import pack_source
+
+    res, pack, key = packed
+    assert main(["publish", str(pack), "--tag", "pack-smoke-1"]) == 0
+    out = capsys.readouterr().out
+    pinned = _pin(out)
+    url = "https://github.com/evae-lite/evae-lite/releases/download/pack-smoke-1/manifest.json"
+    assert pinned == {"PACK_URL": url, "PACK_MANIFEST_SHA256": _sha(pack / "manifest.json")}
+    monkeypatch.setenv("EVAE_LITE_PRETRAINED", "1")
+    monkeypatch.setenv("EVAE_LITE_PACK_URL", pinned["PACK_URL"])
+    monkeypatch.setenv("EVAE_LITE_PACK_SHA256", pinned["PACK_MANIFEST_SHA256"])
+    assert pack_source().url == url  # lines the package accepts
+    create, upload = [line for line in out.splitlines() if line.startswith("gh release")]
+    assert create.startswith("gh release create pack-smoke-1 --repo evae-lite/evae-lite")
+    assert upload.split()[-2:] == ["manifest.json", f"{key}.checkpoint.pt"]
+
+
+def test_publish_runs_gh_in_the_pack_s_folder(packed, tmp_path, capsys, monkeypatch):
+    res, pack, key = packed
+    log = tmp_path / "gh.log"
+    gh = tmp_path / "bin" / "gh"
+    gh.parent.mkdir()
+    # a stand-in for the GitHub CLI: notes its arguments and folder; no release exists yet
+    gh.write_text(f'#!/bin/sh\necho "$(pwd) $*" >> {log}\n[ "$2" = view ] && exit 1\nexit 0\n')
+    gh.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{gh.parent}{os.pathsep}{os.environ['PATH']}")
+    assert main(["publish", str(pack), "--tag", "pack-smoke-1", "--run", "--repo", "a/b"]) == 0
+    calls = [line.split(" ", 4) for line in log.read_text().splitlines()]
+    assert [c[:4] for c in calls] == [
+        [str(pack), "release", v, "pack-smoke-1"] for v in ("view", "create", "upload")
+    ]
+    assert calls[2][4] == f"--repo a/b --clobber manifest.json {key}.checkpoint.pt"
+    assert _pin(capsys.readouterr().out)["PACK_URL"].startswith("https://github.com/a/b/")
+    gh.write_text("#!/bin/sh\nexit 3\n")
+    assert main(["publish", str(pack), "--tag", "pack-smoke-1", "--run"]) == 1
+    assert "gh release create pack-smoke-1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "change, said",
+    [
+        ("tag", "tag 'v0.1.0' is not a pack's"),
+        ("changed", "does not have the manifest's sha256"),
+        ("missing", "is missing or not of"),
+        ("nested", "is not flat"),
+        ("no manifest", "is not the manifest of a pack"),
+    ],
+)
+def test_publish_refuses_in_one_line(packed, capsys, change, said):
+    res, pack, key = packed
+    f = pack / f"{key}.checkpoint.pt"
+    m = json.loads((pack / "manifest.json").read_text())
+    if change == "changed":
+        data = bytearray(f.read_bytes())
+        data[-1] ^= 1
+        f.write_bytes(bytes(data))
+    elif change == "missing":
+        f.unlink()
+    elif change == "nested":
+        m["entries"][key]["files"]["checkpoint.pt"]["path"] = f"{key}/checkpoint.pt"
+        (pack / key).mkdir()
+        shutil.copyfile(f, pack / key / "checkpoint.pt")
+        (pack / "manifest.json").write_text(json.dumps(m))
+    elif change == "no manifest":
+        (pack / "manifest.json").unlink()
+    tag = "v0.1.0" if change == "tag" else "pack-smoke-1"
+    assert main(["publish", str(pack), "--tag", tag]) == 2
+    assert said in _one_line(capsys)
+
+
+def test_the_publishing_repository_is_the_book_s():
+    import yaml
+
+    from evae_lite.pack.publish import REPOSITORY
+
+    root = Path(__file__).resolve().parent.parent
+    url = yaml.safe_load((root / "_config.yml").read_text())["repository"]["url"]
+    assert url == f"https://github.com/{REPOSITORY}"

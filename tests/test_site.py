@@ -306,13 +306,14 @@ def _move_slider(page, i: int) -> list[str]:
 
 def test_the_repository_url_has_one_source():
     """_config.yml's repository.url makes the launch buttons; every chapter's install cell
-    (which runs before the package exists, so it cannot import the URL) must name the same."""
+    (which runs before the package exists, so it cannot import the URL) must name the same,
+    at a release tag (tests/test_install_cell.py: the tag of the package's version)."""
     import json
 
     import yaml
 
     url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
-    want = f'url = "evae-lite @ git+{url}"'
+    want = f'url = "evae-lite @ git+{url}@v'
     for nb in sorted((ROOT / "book").glob("[0-9]*.ipynb")):
         cells = json.loads(nb.read_text())["cells"]
         params = next(c for c in cells if "parameters" in c["metadata"].get("tags", []))

@@ -166,9 +166,38 @@ def setup(
     where = torch.cuda.get_device_name(0) if device.type == "cuda" else "CPU"
     print(f"{s.describe() if describe else 'scale=' + s.name}")
     print(f"device: {where}; torch {torch.__version__}")
+    note = cpu_note(device.type, s.name)
+    if note:
+        print(note)
     if progress is None:
         progress = os.environ.get("EVAE_LITE_BATCH", "") != "1"
     return Session(s.name, device, progress)
+
+
+def cpu_note(device_type: str, scale: str) -> str | None:
+    """On a CPU, the line that says what keeps the chapter short: the results pack when one
+    is configured, else the smoke scale. None on a GPU, which the chapter uses."""
+    if device_type != "cpu":
+        return None
+    from ..pack.source import ENV_PRETRAINED, PackConfigError, pack_source, pretrained_allowed
+
+    try:
+        src, why = pack_source(), "none is configured"
+    except PackConfigError as err:
+        src, why = None, str(err)
+    if not pretrained_allowed():
+        why = f"{ENV_PRETRAINED}=0"
+    if src is not None:
+        return (
+            f"CPU: the results pack ({src.url}) keeps this chapter short: "
+            "what it holds is downloaded, not trained"
+        )
+    if scale == "smoke":
+        return "CPU: scale=smoke keeps this chapter short (small models, seconds of training)"
+    return (
+        f"CPU: no results pack ({why}), so every model trains here; "
+        'scale="smoke" keeps this chapter short'
+    )
 
 
 def compare_table(rows, scale: Scale, caption: str = "") -> None:

@@ -1,6 +1,9 @@
 """Write a pack from a filled results cache: its entries under their cache keys, and a
 manifest of every file's sha256 and size.
 
+The pack is one flat folder (an entry's file ``name`` as ``<key>.<name>``), so that it is
+published as it is: a GitHub release holds a flat list of files (see `publish`).
+
 The cache is only read: an entry whose files fail their recorded hashes, or would not load
 without running code, is left out of the pack (and said), never moved or mended.
 """
@@ -68,7 +71,8 @@ def write_pack(
         try:
             entries[key] = _copy_entry(root / key, out, key)
         except PackError as err:
-            shutil.rmtree(out / key, ignore_errors=True)
+            for partial in out.glob(f"{key}.*"):
+                partial.unlink()
             left_out.append(str(err))
     manifest = {
         "format": FORMAT,
@@ -110,8 +114,8 @@ def _copy_entry(src: Path, out: Path, key: str) -> dict:
     for name, sha in sorted(files.items()):
         if not _NAME.fullmatch(name):
             raise PackError(f"{key}: holds {name!r}, neither weights (*.pt) nor JSON")
-        dst = out / key / name
-        dst.parent.mkdir(exist_ok=True)
+        path = f"{key}.{name}"
+        dst = out / path
         try:
             shutil.copyfile(src / name, dst)
         except OSError as err:
@@ -119,6 +123,6 @@ def _copy_entry(src: Path, out: Path, key: str) -> dict:
         if sha256_file(dst) != sha:
             raise PackError(f"{key}: {name} does not match its sealed sha256 in the cache")
         check_content(name, dst.read_bytes(), f"{key}/{name}")
-        record[name] = {"path": f"{key}/{name}", "sha256": sha, "size": dst.stat().st_size}
+        record[name] = {"path": path, "sha256": sha, "size": dst.stat().st_size}
     # where an entry came from is not part of it
     return {"files": record, "info": {k: v for k, v in info.items() if k != "pack"}}
