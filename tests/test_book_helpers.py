@@ -122,7 +122,7 @@ def test_on_a_cpu_setup_says_what_keeps_the_chapter_short(no_pack_env, capsys):
     assert "(EVAE_LITE_PACK_URL is set without EVAE_LITE_PACK_SHA256" in cpu_note("cpu", "book")
     no_pack_env.setenv("EVAE_LITE_PACK_SHA256", "a" * 64)
     line = cpu_note("cpu", "book")
-    assert line.startswith(f"CPU: the results pack ({url}) keeps this chapter short"), line
+    assert line.startswith(f"CPU: models that the results pack ({url}) holds are downloaded"), line
     no_pack_env.setenv("EVAE_LITE_PRETRAINED", "0")
     assert "no results pack (EVAE_LITE_PRETRAINED=0)" in cpu_note("cpu", "book")
     if not torch.cuda.is_available():

@@ -186,11 +186,11 @@ def cpu_note(device_type: str, scale: str) -> str | None:
     except PackConfigError as err:
         src, why = None, str(err)
     if not pretrained_allowed():
-        why = f"{ENV_PRETRAINED}=0"
+        src, why = None, f"{ENV_PRETRAINED}=0"
     if src is not None:
         return (
-            f"CPU: the results pack ({src.url}) keeps this chapter short: "
-            "what it holds is downloaded, not trained"
+            f"CPU: models that the results pack ({src.url}) holds are downloaded, not "
+            "trained, when it can be reached"
         )
     if scale == "smoke":
         return "CPU: scale=smoke keeps this chapter short (small models, seconds of training)"
