@@ -186,6 +186,20 @@ def _offline_context(browser):
     return context, external
 
 
+# The first block a reader sees under a page's title: prose (a paragraph, an admonition) or a
+# code cell (its source or its output); plumbing cells are removed or collapsed by their tags.
+FIRST_BLOCK = """() => {
+  const root = document.querySelector('article') || document.querySelector('main');
+  const blocks = root.querySelectorAll('section p, section div.admonition, section div.cell');
+  for (const e of blocks) {
+    if (e.parentElement.closest('div.admonition, div.cell')) continue;
+    if (e.getBoundingClientRect().height === 0) continue;
+    return e.matches('div.cell') ? 'a code cell (' + e.className + ')' : 'prose';
+  }
+  return 'nothing';
+}"""
+
+
 @pytest.mark.parametrize("doc", _pages())
 def test_page_offline_and_interactive(browser, server, doc):
     errors, bad_responses = [], []
@@ -217,6 +231,9 @@ def test_page_offline_and_interactive(browser, server, doc):
         except Exception:
             problems.append(f"widgets rendered (per widget view): {page.evaluate(WIDGETS)}")
         problems += _table_problems(page, doc)
+        first = page.evaluate(FIRST_BLOCK)
+        if first != "prose":
+            problems.append(f"the first thing the page shows under its title is {first}, not prose")
         page.wait_for_timeout(200)  # let late errors arrive
     finally:
         context.close()
