@@ -358,6 +358,20 @@ def _no_spread(names: dict[str, Spread]) -> str:
     return ", ".join(few) + ": no spread across seeds to size an interval with"
 
 
+def _pair_head(t: _Test, level: float, a_name: str, a, b_name: str, b, s: str, u: str, tail=""):
+    """The head of a judgement of a against b (a Spread, or a number): the effect with its
+    interval, the level and degrees of freedom, both values, then `tail`; without a spread
+    to size an interval, the effect and which input lacks one."""
+    iv = t.effect
+    if iv.stderr is None:
+        few = {a_name: a, **({b_name: b} if isinstance(b, Spread) else {})}
+        return f"{t.effect_name}: {iv.estimate:+{s}}{u}, but " + _no_spread(few)
+    return (
+        f"{t.effect_name}: {iv:{s}}{u} ({percent(level)}, {_df(iv)}; {a_name} {a:{s}}, "
+        f"{b_name} {b:{s}}{tail})"
+    )
+
+
 @dataclass(frozen=True)
 class Difference:
     """The paper says a > b (direction ">") or a < b ("<"), each a mean over its own seeds;
@@ -396,16 +410,9 @@ class Difference:
 
     def judge(self, budget: Budget, level: float = LEVEL) -> Judgement:
         t, s, u = self.test(level), self.spec, f" {self.unit}" if self.unit else ""
-        iv, b = t.effect, self.b if isinstance(self.b, Spread) else None
-        if iv.stderr is None:
-            few = {self.a_name: self.a, **({self.b_name: b} if b else {})}
-            head = f"{t.effect_name}: {iv.estimate:+{s}}{u}, but " + _no_spread(few)
-        else:
-            n = f"{len(self.a.values)} and {len(b.values)}" if b else f"{len(self.a.values)}"
-            head = (
-                f"{t.effect_name}: {iv:{s}}{u} ({percent(level)}, {_df(iv)}; "
-                f"{self.a_name} {self.a:{s}}, {self.b_name} {self.b:{s}}; {n} seeds)"
-            )
+        b = self.b if isinstance(self.b, Spread) else None
+        n = f"{len(self.a.values)} and {len(b.values)}" if b else f"{len(self.a.values)}"
+        head = _pair_head(t, level, self.a_name, self.a, self.b_name, self.b, s, u, f"; {n} seeds")
         return _judgement("difference", t, budget, head, self.unit, s)
 
 
@@ -490,17 +497,7 @@ class Comparable:
 
     def judge(self, budget: Budget, level: float = LEVEL) -> Judgement:
         t, s, u = self.test(level), self.spec, f" {self.unit}" if self.unit else ""
-        iv = t.effect
-        tgt = self.target if isinstance(self.target, Spread) else None
-        target = f"{self.target:{s}}"
-        if iv.stderr is None:
-            few = {self.a_name: self.a, **({self.target_name: tgt} if tgt else {})}
-            head = f"{t.effect_name}: {iv.estimate:+{s}}{u}, but " + _no_spread(few)
-        else:
-            head = (
-                f"{t.effect_name}: {iv:{s}}{u} ({percent(level)}, {_df(iv)}; {self.a_name} "
-                f"{self.a:{s}}, {self.target_name} {target})"
-            )
+        head = _pair_head(t, level, self.a_name, self.a, self.target_name, self.target, s, u)
         return _judgement("comparable", t, budget, head, self.unit, s)
 
 
@@ -535,17 +532,9 @@ class NotWorse:
 
     def judge(self, budget: Budget, level: float = LEVEL) -> Judgement:
         t, s, u = self.test(level), self.spec, f" {self.unit}" if self.unit else ""
-        iv, b = t.effect, self.b if isinstance(self.b, Spread) else None
         better = "higher" if self.direction == ">" else "lower"
-        if iv.stderr is None:
-            few = {self.a_name: self.a, **({self.b_name: b} if b else {})}
-            head = f"{t.effect_name}: {iv.estimate:+{s}}{u}, but " + _no_spread(few)
-        else:
-            head = (
-                f"{t.effect_name}: {iv:{s}}{u} ({percent(level)}, {_df(iv)}; {self.a_name} "
-                f"{self.a:{s}}, {self.b_name} {self.b:{s}}; {better} is better, margin "
-                f"{self.margin:{s}}{u})"
-            )
+        tail = f"; {better} is better, margin {self.margin:{s}}{u}"
+        head = _pair_head(t, level, self.a_name, self.a, self.b_name, self.b, s, u, tail)
         return _judgement("not worse", t, budget, head, self.unit, s)
 
 
