@@ -358,6 +358,14 @@ def _no_spread(names: dict[str, Spread]) -> str:
     return ", ".join(few) + ": no spread across seeds to size an interval with"
 
 
+def _gap(a: Spread, b, level: float) -> tuple[Interval, int]:
+    """The interval of a - b across seeds (b a Spread: two independent means; b a number:
+    a against it alone) and the seeds behind it."""
+    if isinstance(b, Spread):
+        return difference(a, b, level), _seeds(a, b)
+    return one_sample(a, b, level), len(a.values)
+
+
 def _pair_head(t: _Test, level: float, a_name: str, a, b_name: str, b, s: str, u: str, tail=""):
     """The head of a judgement of a against b (a Spread, or a number): the effect with its
     interval, the level and degrees of freedom, both values, then `tail`; without a spread
@@ -390,10 +398,7 @@ class Difference:
 
     def test(self, level: float = LEVEL) -> _Test:
         sign = _sign(self.direction)
-        if isinstance(self.b, Spread):
-            iv, seeds = difference(self.a, self.b, level), _seeds(self.a, self.b)
-        else:
-            iv, seeds = one_sample(self.a, self.b, level), len(self.a.values)
+        iv, seeds = _gap(self.a, self.b, level)
         verdict, p_for, p_against = _directional(iv, sign, self.paper_effect)
         name = f"{self.a_name} minus {self.b_name}"
         return _Test(
@@ -485,10 +490,7 @@ class Comparable:
         tol = self.tolerance
         if not tol >= 0:
             raise ValueError(f"tolerance={tol!r} must be >= 0 (a half-width, in the unit)")
-        if isinstance(self.target, Spread):
-            iv, seeds = difference(self.a, self.target, level), _seeds(self.a, self.target)
-        else:
-            iv, seeds = one_sample(self.a, self.target, level), len(self.a.values)
+        iv, seeds = _gap(self.a, self.target, level)
         verdict, inside, outside, phrase = _band(iv, tol, self.spec, self.unit)
         name = f"{self.a_name} minus {self.target_name}"
         return _Test(
@@ -522,10 +524,7 @@ class NotWorse:
 
     def test(self, level: float = LEVEL) -> _Test:
         sign = _sign(self.direction)
-        if isinstance(self.b, Spread):
-            iv, seeds = difference(self.a, self.b, level), _seeds(self.a, self.b)
-        else:
-            iv, seeds = one_sample(self.a, self.b, level), len(self.a.values)
+        iv, seeds = _gap(self.a, self.b, level)
         verdict, p_for, p_against, phrase = _not_worse(iv, sign, self.margin, self.spec, self.unit)
         name = f"{self.a_name} minus {self.b_name}"
         return _Test(iv, verdict, p_for, p_against, seeds, name, None, sign, phrase, "not worse")
