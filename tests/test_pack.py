@@ -617,7 +617,7 @@ def test_a_model_a_longer_packed_one_continues_is_kept_whole(tmp_path, monkeypat
     other = cached_train(CFG, TCFG.replace(seed=1), _x(), progress=False, root=filled)
     summary = write_pack("smoke", tmp_path / "pack", root=filled)
     assert (summary.entries, summary.slim, summary.whole) == ({"model": 3}, 2, 1)
-    assert "kept whole, as a longer model of the pack continues them: 1" in str(summary)
+    assert "kept whole, as a longer model of the cache continues them: 1" in str(summary)
     keys = {
         n: model_key(CFG, c, x_train=_x(), x_val=None)
         for n, c in (("short", short), ("long", long), ("other", TCFG.replace(seed=1)))
@@ -640,18 +640,33 @@ def test_a_model_a_longer_packed_one_continues_is_kept_whole(tmp_path, monkeypat
     assert _same_weights(got, want) and got.history[:2] == want.history[:2]
 
 
+def test_a_model_continued_by_an_unpacked_one_is_kept_whole(tmp_path):
+    """The longer model need not be packed (a chapter may read only its measured result):
+    that the cache holds it is enough to pack the shorter one whole."""
+    filled = tmp_path / "filled"
+    short, long = TCFG, TCFG.replace(epochs=4)
+    for c in (short, long, TCFG.replace(seed=1)):
+        cached_train(CFG, c, _x(), progress=False, root=filled)
+    keys = [model_key(CFG, c, x_train=_x(), x_val=None) for c in (short, TCFG.replace(seed=1))]
+    summary = write_pack("smoke", tmp_path / "pack", root=filled, keys=keys)
+    assert (summary.entries, summary.slim, summary.whole) == ({"model": 2}, 1, 1)
+    m = json.loads((tmp_path / "pack" / "manifest.json").read_text())["entries"]
+    assert "slim" not in m[keys[0]]["info"] and m[keys[1]]["info"]["slim"]
+
+
 def test_a_continued_model_without_moments_is_left_out(tmp_path, monkeypatch, serve):
     """A cache filled from packs may hold a model without moments that another model
-    continues (here each came from a pack of its own): packed again, it is left out (and
-    said), never packed slim where a longer model of the pack continues it."""
-    filled, results = tmp_path / "filled", tmp_path / "results"
+    continues (here each came from a pack of its own, the shorter from a cache without the
+    longer): packed again, it is left out (and said), never packed slim."""
     short, long = TCFG, TCFG.replace(epochs=4)
     keys = [model_key(CFG, c, x_train=_x(), x_val=None) for c in (short, long)]
-    for c in (short, long):
-        cached_train(CFG, c, _x(), progress=False, root=filled)
+    for name, configs in (("only-short", [short]), ("filled", [short, long])):
+        for c in configs:
+            cached_train(CFG, c, _x(), progress=False, root=tmp_path / name)
     _no_training(monkeypatch)
-    for key, c in zip(keys, (short, long)):
-        s = write_pack("smoke", tmp_path / key, root=filled, keys=[key])
+    results = tmp_path / "results"
+    for key, c, cache_dir in zip(keys, (short, long), ("only-short", "filled")):
+        s = write_pack("smoke", tmp_path / key, root=tmp_path / cache_dir, keys=[key])
         assert s.slim == 1
         fetch._manifests.clear()
         _use(monkeypatch, serve(tmp_path / key)[0], s.manifest_sha256, results)

@@ -12,10 +12,15 @@ Training on from such a checkpoint would not give the book's weights (Adam's mom
 restart at zero). The one place a checkpoint of the cache is trained further is
 runs.cache.cached_train: a model it lacks continues the longest run of the same settings and
 fewer epochs that the local cache holds (TrainConfig.continues; the length grid's models), and
-it looks for that run in the local cache only, never in the pack. So `write_pack` keeps whole
-every model that another model of the same pack continues (`continued`): whatever of the
-book's models the local cache holds, one that is missing (not fetched yet, a failed download,
-the pack switched off) continues a whole checkpoint, to the book's weights.
+it looks for that run in the local cache only, never in the pack. The book trains a model
+only where the pack does not serve it (a model or a result the pack lacks, a failed download,
+the pack switched off), and every model the book trains is in the cache the pack is written
+from. So `write_pack` keeps whole every packed model that a model of that cache continues
+(`continued`, whether or not the longer one is packed): whatever the local cache holds, a
+model of the book trained here continues a whole checkpoint, to the book's weights. What
+remains is a run outside the book (say, one of the book's settings trained for more epochs)
+that continues a slim model: it would train on with Adam's moments afresh, to other weights
+than the same run from scratch. The local entry's info says ``slim`` (see `fetch`).
 """
 
 from __future__ import annotations
@@ -144,12 +149,12 @@ def moments_bytes(ckpt: dict) -> int:
     )
 
 
-def continued(runs: dict[str, Run]) -> set[str]:
-    """The keys of the runs that another of `runs` continues: train.loop.continuing (the rule
-    runs.cache follows) with the same model, data and settings but the epochs. A run whose
-    configs this version cannot read counts as continued (kept whole: the safe side). The
-    validation images, part of a cache key but not of a checkpoint, are not compared: a run
-    may be kept whole that no model continues, never the reverse."""
+def continued(runs: dict[str, Run], among: dict[str, Run]) -> set[str]:
+    """The keys of `runs` that a run of `among` (another key) continues: train.loop.continuing
+    (the rule runs.cache follows) with the same model, data and settings but the epochs. A
+    run whose configs this version cannot read counts as continued (kept whole: the safe
+    side). The validation images, part of a cache key but not of a checkpoint, are not
+    compared: a run may be kept whole that no model continues, never the reverse."""
     from ..model import ModelConfig
     from ..sealed import from_fields
     from ..train.config import TrainConfig
@@ -162,7 +167,7 @@ def continued(runs: dict[str, Run]) -> set[str]:
         except (ValueError, TypeError):
             out.add(key)
             continue
-        for other, long in runs.items():
+        for other, long in among.items():
             if other == key or not long.same_but_epochs(short):
                 continue
             try:

@@ -4,8 +4,9 @@ manifest of every file's sha256 and size.
 A model's checkpoint goes into the pack without Adam's moments (see `slim`: two thirds of its
 bytes, of use only to train it further), and its record's info says so, as
 ``"slim": {"checkpoint.pt": "optim.state"}`` (the file, and the value emptied in it); a fetched
-entry keeps that info in the local cache. A model that another model of the pack continues
-(the length grid's shorter runs) is kept whole, as is every other file.
+entry keeps that info in the local cache. A model that a model of the cache continues (the
+length grid's shorter runs), whether or not the longer one is packed, is kept whole, as is
+every other file: write a pack when the cache is filled and nothing trains into it.
 
 The pack is one flat folder (an entry's file ``name`` as ``<key>.<name>``), so that it is
 published as it is: a GitHub release holds a flat list of files (see `publish`).
@@ -44,7 +45,7 @@ class PackSummary:
     bytes: int  # every file of the pack, the manifest included
     left_out: list[str] = field(default_factory=list)  # one line per entry left out
     slim: int = 0  # models whose checkpoint lacks Adam's moments
-    whole: int = 0  # models kept whole: another model of the pack continues them
+    whole: int = 0  # models kept whole: a model of the cache continues them
     dropped: int = 0  # bytes of the cache's checkpoints that the slim ones leave out
 
     def __str__(self) -> str:
@@ -58,7 +59,7 @@ class PackSummary:
             lines.append(
                 f"models without Adam's moments: {self.slim} ({self.dropped / 2**20:.1f} MiB "
                 f"fewer than the cache's checkpoints); kept whole, as a longer model of the "
-                f"pack continues them: {self.whole}"
+                f"cache continues them: {self.whole}"
             )
         return "\n".join(lines + [f"left out: {why}" for why in self.left_out])
 
@@ -91,7 +92,8 @@ def write_pack(
             continue
         if run is not None:
             runs[key] = run
-    whole = slim.continued({key: r.run for key, r in runs.items()})
+    packed = {key: r.run for key, r in runs.items()}
+    whole = slim.continued(packed, {**_model_runs(root, skip=set(packed)), **packed})
     for key in sorted(runs):
         if key not in whole:
             dropped += runs[key].dropped
@@ -174,13 +176,28 @@ class _Run(NamedTuple):
     sha256: str
 
 
+def _model_runs(root: Path, skip: set[str]) -> dict[str, slim.Run]:
+    """The runs of the cache's other models (sealed or still training), from their
+    checkpoints; one that cannot be read is passed over."""
+    runs = {}
+    for d in sorted(root.iterdir()):
+        if d.name in skip or not (d.name.startswith("model-") and _KEY.fullmatch(d.name)):
+            continue
+        try:
+            blob = (d / slim.CHECKPOINT).read_bytes()
+            runs[d.name] = slim.Run.of(slim.load(blob, f"{d.name}/{slim.CHECKPOINT}"))
+        except (OSError, PackError):
+            continue
+    return runs
+
+
 def _keep_whole(src: Path, out: Path, key: str, entry: dict, run: _Run) -> None:
-    """Put the cache's whole checkpoint of a model that another model of the pack continues
-    in place of its slim copy (entry: its record), so that a longer run trained from it gets
+    """Put the cache's whole checkpoint of a model that a model of the cache continues in
+    place of its slim copy (entry: its record), so that a longer run trained from it gets
     the book's weights."""
     if not run.moments:
         raise PackError(
-            f"{key}: another model of the pack continues it, and the cache's checkpoint has no "
+            f"{key}: a model of the cache continues it, and the cache's checkpoint has no "
             f"Adam's moments to continue from (it came from a pack)"
         )
     name = slim.CHECKPOINT
