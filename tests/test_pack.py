@@ -503,3 +503,176 @@ def test_the_publishing_repository_is_the_book_s():
     root = Path(__file__).resolve().parent.parent
     url = yaml.safe_load((root / "_config.yml").read_text())["repository"]["url"]
     assert url == f"https://github.com/{REPOSITORY}"
+
+
+# A model is packed without Adam's moments (evae_lite/pack/slim.py).
+
+
+def _checkpoint(path) -> dict:
+    from evae_lite.train import load_checkpoint
+
+    return load_checkpoint(path)
+
+
+def test_a_packed_checkpoint_lacks_adam_s_moments_and_nothing_else(packed, tmp_path):
+    """The pack's checkpoint: optim's state emptied, its param_groups and every other value
+    as in the cache, sealed as a checkpoint is; smaller by at least the moments' bytes; the
+    manifest says what it lacks; and Adam takes its optim (the moments start afresh)."""
+    from evae_lite.model import build_model
+    from evae_lite.pack import slim
+
+    res, pack, key = packed
+    cached, packed_file = tmp_path / "filled" / key / "checkpoint.pt", pack / f"{key}.checkpoint.pt"
+    full, thin = _checkpoint(cached), _checkpoint(packed_file)
+    assert full["optim"]["state"] and thin["optim"]["state"] == {}
+    assert slim.same(thin["optim"]["param_groups"], full["optim"]["param_groups"])
+    assert list(thin) == list(full)
+    for k in full:
+        assert k == "optim" or slim.same(thin[k], full[k]), k
+    moments = slim.moments_bytes(full)
+    assert moments >= 2 * sum(p.numel() * 4 for p in res.model.parameters())
+    assert cached.stat().st_size - packed_file.stat().st_size >= moments
+    record = json.loads((pack / "manifest.json").read_text())["entries"][key]
+    assert record["info"]["slim"] == {"checkpoint.pt": "optim.state"}
+    assert (
+        record["info"]["model"]
+        == json.loads((cached.parent / "manifest.json").read_text())["info"]["model"]
+    )
+    opt = torch.optim.Adam(build_model(CFG).parameters())
+    opt.load_state_dict(thin["optim"])
+    assert opt.state_dict()["param_groups"] == full["optim"]["param_groups"]
+
+
+def test_a_slim_model_fetched_loads_as_the_whole_one(packed, tmp_path, monkeypatch, serve):
+    """Fetched into an empty cache, the slim entry is sealed there with its info saying so,
+    and cached_train returns, without training, the weights, history and y* of the model
+    trained whole."""
+    res, pack, key = packed
+    url, _ = serve(pack)
+    results = tmp_path / "results"
+    _use(monkeypatch, url, _sha(pack / "manifest.json"), results)
+    _no_training(monkeypatch)
+    got = cached_train(CFG, TCFG, _x(), progress=False)
+    assert _same_weights(got, res) and torch.equal(got.y, res.y) and got.history == res.history
+    info = json.loads((results / key / "manifest.json").read_text())["info"]
+    assert (
+        info["slim"] == {"checkpoint.pt": "optim.state"} and info["pack"] == url + "manifest.json"
+    )
+    assert (
+        Entry(key).valid() and _checkpoint(results / key / "checkpoint.pt")["optim"]["state"] == {}
+    )
+
+
+def test_a_slim_model_measures_as_the_whole_one(data_dir, tmp_path, monkeypatch, serve):
+    """A smoke job's model alone in the pack (its result is not): run on an empty cache, the
+    job fetches the slim model, trains nothing, and measures exactly what it measured on the
+    model trained whole."""
+    from evae_lite.runs import Job, run, trained
+
+    results = tmp_path / "results"
+    monkeypatch.setenv("EVAE_LITE_RESULTS", str(results))
+    job = Job.at(ModelConfig("vae", D=4, H=16), "smoke", "grids", measures=("units", "parzen"))
+    first, model = run(job), trained(job)
+    models = [p.name for p in results.iterdir() if p.name.startswith("model-")]
+    summary = write_pack("smoke", tmp_path / "pack", root=results, keys=models)
+    assert summary.entries == {"model": 1} and summary.slim == 1 and summary.dropped > 0
+    full = (results / models[0] / "checkpoint.pt").stat().st_size
+    thin = (tmp_path / "pack" / f"{models[0]}.checkpoint.pt").stat().st_size
+    assert full - thin == summary.dropped
+    shutil.rmtree(results)
+
+    url, requested = serve(tmp_path / "pack")
+    _use(monkeypatch, url, summary.manifest_sha256, results)
+    _no_training(monkeypatch)
+    assert run(job) == first
+    assert _same_weights(trained(job), model)
+    assert requested == ["/manifest.json", f"/{models[0]}.checkpoint.pt"]
+
+
+def test_training_on_from_a_slim_checkpoint_would_not_give_the_same_weights(tmp_path):
+    """Why a model that a longer run continues is packed whole: Adam's moments started afresh
+    at the shorter run's end take training elsewhere than the uninterrupted run."""
+    from evae_lite.pack import slim
+    from evae_lite.train import train
+
+    short, long = TCFG, TCFG.replace(epochs=4)
+    whole = tmp_path / "whole.pt"
+    train(CFG, short, _x(), checkpoint=whole, progress=False)
+    thin = tmp_path / "thin.pt"
+    thin.write_bytes(slim.slim_bytes(slim.load(whole.read_bytes(), "whole"), "thin"))
+    at_once = train(CFG, long, _x(), progress=False)
+    assert _same_weights(train(CFG, long, _x(), start_from=whole, progress=False), at_once)
+    assert not _same_weights(train(CFG, long, _x(), start_from=thin, progress=False), at_once)
+
+
+def test_a_model_a_longer_packed_one_continues_is_kept_whole(tmp_path, monkeypatch, serve, capsys):
+    """The shorter of two runs of the same settings goes into the pack whole, the longer
+    slim. Fetched, the shorter one is what the cache continues when the longer one is not
+    fetched (here its download fails): the longer one is trained on from it to the weights
+    of the uninterrupted run."""
+    filled = tmp_path / "filled"
+    short, long = TCFG, TCFG.replace(epochs=4)
+    cached_train(CFG, short, _x(), progress=False, root=filled)
+    want = cached_train(CFG, long, _x(), progress=False, root=filled)  # continues `short`
+    other = cached_train(CFG, TCFG.replace(seed=1), _x(), progress=False, root=filled)
+    summary = write_pack("smoke", tmp_path / "pack", root=filled)
+    assert (summary.entries, summary.slim, summary.whole) == ({"model": 3}, 2, 1)
+    assert "kept whole, as a longer model of the cache continues them: 1" in str(summary)
+    keys = {
+        n: model_key(CFG, c, x_train=_x(), x_val=None)
+        for n, c in (("short", short), ("long", long), ("other", TCFG.replace(seed=1)))
+    }
+    m = json.loads((tmp_path / "pack" / "manifest.json").read_text())["entries"]
+    assert "slim" not in m[keys["short"]]["info"]
+    assert _sha(tmp_path / "pack" / f"{keys['short']}.checkpoint.pt") == _sha(
+        filled / keys["short"] / "checkpoint.pt"
+    )
+    assert all(m[keys[n]]["info"]["slim"] for n in ("long", "other"))
+
+    (tmp_path / "pack" / f"{keys['long']}.checkpoint.pt").unlink()  # its download fails
+    url, _ = serve(tmp_path / "pack")
+    _use(monkeypatch, url, summary.manifest_sha256, tmp_path / "results")
+    assert _same_weights(cached_train(CFG, TCFG.replace(seed=1), _x(), progress=False), other)
+    cached_train(CFG, short, _x(), progress=False)  # fetched, whole
+    calls = _count_training(monkeypatch)
+    got = cached_train(CFG, long, _x(), progress=False)
+    assert "cannot download" in _one_line(capsys) and calls == [1]
+    assert _same_weights(got, want) and got.history[:2] == want.history[:2]
+
+
+def test_a_model_continued_by_an_unpacked_one_is_kept_whole(tmp_path):
+    """The longer model need not be packed (a chapter may read only its measured result):
+    that the cache holds it is enough to pack the shorter one whole."""
+    filled = tmp_path / "filled"
+    short, long = TCFG, TCFG.replace(epochs=4)
+    for c in (short, long, TCFG.replace(seed=1)):
+        cached_train(CFG, c, _x(), progress=False, root=filled)
+    keys = [model_key(CFG, c, x_train=_x(), x_val=None) for c in (short, TCFG.replace(seed=1))]
+    summary = write_pack("smoke", tmp_path / "pack", root=filled, keys=keys)
+    assert (summary.entries, summary.slim, summary.whole) == ({"model": 2}, 1, 1)
+    m = json.loads((tmp_path / "pack" / "manifest.json").read_text())["entries"]
+    assert "slim" not in m[keys[0]]["info"] and m[keys[1]]["info"]["slim"]
+
+
+def test_a_continued_model_without_moments_is_left_out(tmp_path, monkeypatch, serve):
+    """A cache filled from packs may hold a model without moments that another model
+    continues (here each came from a pack of its own, the shorter from a cache without the
+    longer): packed again, it is left out (and said), never packed slim."""
+    short, long = TCFG, TCFG.replace(epochs=4)
+    keys = [model_key(CFG, c, x_train=_x(), x_val=None) for c in (short, long)]
+    for name, configs in (("only-short", [short]), ("filled", [short, long])):
+        for c in configs:
+            cached_train(CFG, c, _x(), progress=False, root=tmp_path / name)
+    _no_training(monkeypatch)
+    results = tmp_path / "results"
+    for key, c, cache_dir in zip(keys, (short, long), ("only-short", "filled")):
+        s = write_pack("smoke", tmp_path / key, root=tmp_path / cache_dir, keys=[key])
+        assert s.slim == 1
+        fetch._manifests.clear()
+        _use(monkeypatch, serve(tmp_path / key)[0], s.manifest_sha256, results)
+        cached_train(CFG, c, _x(), progress=False)
+    again = write_pack("smoke", tmp_path / "again", root=results)
+    assert (again.entries, again.slim, again.whole) == ({"model": 1}, 1, 0)
+    assert len(again.left_out) == 1 and again.left_out[0].startswith(keys[0])
+    assert "no Adam's moments" in again.left_out[0]
+    assert not list((tmp_path / "again").glob(f"{keys[0]}.*"))

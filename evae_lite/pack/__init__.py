@@ -9,7 +9,8 @@ it, checked against the pinned manifest; `write.write_pack` writes one; `publish
 to a GitHub release and says the lines that pin it. The package lies
 outside the code that keys results (runs.cache.CODE): it moves bytes whose sha256 the pinned
 manifest fixes into entries keyed by the code that computed them, so editing it re-keys
-nothing, and a published pack stays usable.
+nothing, and a published pack stays usable. A model's checkpoint is packed without Adam's
+moments (`slim`): a fetched model is for reading results, not for training on.
 """
 
 from .fetch import PackError, fetch_entry
