@@ -676,3 +676,21 @@ def test_a_continued_model_without_moments_is_left_out(tmp_path, monkeypatch, se
     assert len(again.left_out) == 1 and again.left_out[0].startswith(keys[0])
     assert "no Adam's moments" in again.left_out[0]
     assert not list((tmp_path / "again").glob(f"{keys[0]}.*"))
+
+
+def test_a_slim_model_in_the_cache_is_not_continued(tmp_path, monkeypatch, serve):
+    """A reader's own longer run of a model the pack holds slim trains from the start (to the
+    weights of the uninterrupted run), not on from the slim checkpoint."""
+    filled = tmp_path / "filled"
+    short, long = TCFG, TCFG.replace(epochs=4)
+    cached_train(CFG, short, _x(), progress=False, root=filled)
+    summary = write_pack("smoke", tmp_path / "pack", root=filled)
+    assert summary.slim == 1  # nothing in that cache continues it
+    url, _ = serve(tmp_path / "pack")
+    _use(monkeypatch, url, summary.manifest_sha256, tmp_path / "results")
+    from evae_lite.train import train
+
+    cached_train(CFG, short, _x(), progress=False)  # fetched, slim
+    want = train(CFG, long, _x(), progress=False)
+    got = cached_train(CFG, long, _x(), progress=False)
+    assert _same_weights(got, want) and len(got.history) == long.epochs

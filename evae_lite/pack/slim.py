@@ -17,10 +17,10 @@ only where the pack does not serve it (a model or a result the pack lacks, a fai
 the pack switched off), and every model the book trains is in the cache the pack is written
 from. So `write_pack` keeps whole every packed model that a model of that cache continues
 (`continued`, whether or not the longer one is packed): whatever the local cache holds, a
-model of the book trained here continues a whole checkpoint, to the book's weights. What
-remains is a run outside the book (say, one of the book's settings trained for more epochs)
-that continues a slim model: it would train on with Adam's moments afresh, to other weights
-than the same run from scratch. The local entry's info says ``slim`` (see `fetch`).
+model of the book trained here continues a whole checkpoint, to the book's weights. A run
+outside the book (say, one of the book's settings trained for more epochs) does not continue
+a slim model: the local entry's info says ``slim`` (see `fetch`), and runs.cache passes over
+such an entry when it looks for a shorter run to continue, so that run trains from the start.
 """
 
 from __future__ import annotations
