@@ -126,9 +126,13 @@ def test_on_a_cpu_setup_says_what_keeps_the_chapter_short(no_pack_env, capsys):
     no_pack_env.setenv("EVAE_LITE_PRETRAINED", "0")
     assert "no results pack (EVAE_LITE_PRETRAINED=0)" in cpu_note("cpu", "book")
     if not torch.cuda.is_available():
+        no_pack_env.delenv("EVAE_LITE_BATCH", raising=False)
         setup("book", describe=False)
         lines = capsys.readouterr().out.splitlines()
         assert lines[1].startswith("device: CPU;") and lines[2] == cpu_note("cpu", "book")
+        no_pack_env.setenv("EVAE_LITE_BATCH", "1")  # the book's pages: no such line
+        setup("book", describe=False)
+        assert len(capsys.readouterr().out.splitlines()) == 2
 
 
 def test_printed_sources_name_files_not_the_machine_folders():

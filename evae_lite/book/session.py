@@ -153,7 +153,9 @@ def setup(
     """Start a chapter: resolve the scale, pick the GPU when there is one, seed, and say so.
 
     progress: show training progress bars; default on, except in headless batch runs
-    (EVAE_LITE_BATCH=1), whose saved notebooks should not carry live widgets.
+    (EVAE_LITE_BATCH=1), whose saved notebooks should not carry live widgets. On a CPU a live
+    kernel also says what keeps the chapter short (`cpu_note`); a batch run, whose outputs
+    are the book's pages, does not.
     describe: print what the scale means for `Session.train`; chapters whose models come
     from the grids of `evae_lite.runs.grids` print the grid's own description instead."""
     import torch
@@ -166,11 +168,12 @@ def setup(
     where = torch.cuda.get_device_name(0) if device.type == "cuda" else "CPU"
     print(f"{s.describe() if describe else 'scale=' + s.name}")
     print(f"device: {where}; torch {torch.__version__}")
-    note = cpu_note(device.type, s.name)
-    if note:
+    batch = os.environ.get("EVAE_LITE_BATCH", "") == "1"
+    note = None if batch else cpu_note(device.type, s.name)  # for a reader running it, not
+    if note:  # for the built book's pages
         print(note)
     if progress is None:
-        progress = os.environ.get("EVAE_LITE_BATCH", "") != "1"
+        progress = not batch
     return Session(s.name, device, progress)
 
 
