@@ -425,11 +425,10 @@ def cmd_evaluate(a) -> int:
     parzen = a.parzen_samples is None or a.parzen_samples > 0
     # the second measure of samples rides on Parzen's samples where the data set has labels,
     # and needs more of them (and of test images) than its k nearest neighbours
-    samples = default_measures(job.dataset)[1:] if parzen else ()
     n_samples = a.parzen_samples or job.parzen_samples
     eval_size = job.eval_size if a.eval_size is None else a.eval_size
-    if "features" in samples and min(n_samples, eval_size or n_samples) <= NEAREST_K:
-        samples = tuple(m for m in samples if m != "features")
+    samples = default_measures(job.dataset, n_samples, eval_size)[1:] if parzen else ()
+    if parzen and "features" in default_measures(job.dataset) and "features" not in samples:
         print(
             f"the classifier-feature measure is skipped: it needs more than {NEAREST_K} "
             f"samples and test images (here {n_samples} and {eval_size or 'all'})"

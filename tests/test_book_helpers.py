@@ -98,6 +98,43 @@ def test_setup_says_the_scale_and_optionally_what_it_means(monkeypatch, capsys):
     assert out.startswith("scale=smoke\n") and "training images" not in out
 
 
+@pytest.fixture
+def no_pack_env(monkeypatch):
+    for name in ("EVAE_LITE_PACK_URL", "EVAE_LITE_PACK_SHA256", "EVAE_LITE_PRETRAINED"):
+        monkeypatch.delenv(name, raising=False)
+    import evae_lite.pack.source as source
+
+    monkeypatch.setattr(source, "PACK_URL", None)
+    monkeypatch.setattr(source, "PACK_MANIFEST_SHA256", None)
+    return monkeypatch
+
+
+def test_on_a_cpu_setup_says_what_keeps_the_chapter_short(no_pack_env, capsys):
+    from evae_lite.book import setup
+    from evae_lite.book.session import cpu_note
+
+    assert cpu_note("cuda", "book") is None  # the GPU is named, and used
+    assert "scale=smoke keeps" in cpu_note("cpu", "smoke")
+    line = cpu_note("cpu", "book")
+    assert "no results pack (none is configured)" in line and 'scale="smoke"' in line
+    url = "http://127.0.0.1:9/manifest.json"
+    no_pack_env.setenv("EVAE_LITE_PACK_URL", url)
+    assert "(EVAE_LITE_PACK_URL is set without EVAE_LITE_PACK_SHA256" in cpu_note("cpu", "book")
+    no_pack_env.setenv("EVAE_LITE_PACK_SHA256", "a" * 64)
+    line = cpu_note("cpu", "book")
+    assert line.startswith(f"CPU: models that the results pack ({url}) holds are downloaded"), line
+    no_pack_env.setenv("EVAE_LITE_PRETRAINED", "0")
+    assert "no results pack (EVAE_LITE_PRETRAINED=0)" in cpu_note("cpu", "book")
+    if not torch.cuda.is_available():
+        no_pack_env.delenv("EVAE_LITE_BATCH", raising=False)
+        setup("book", describe=False)
+        lines = capsys.readouterr().out.splitlines()
+        assert lines[1].startswith("device: CPU;") and lines[2] == cpu_note("cpu", "book")
+        no_pack_env.setenv("EVAE_LITE_BATCH", "1")  # the book's pages: no such line
+        setup("book", describe=False)
+        assert len(capsys.readouterr().out.splitlines()) == 2
+
+
 def test_printed_sources_name_files_not_the_machine_folders():
     from evae_lite.book.session import without_paths
 

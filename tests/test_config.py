@@ -83,3 +83,15 @@ def test_numpy_scalars_are_accepted_as_python_numbers():
 def test_a_float_beyond_float32_is_refused_by_name(make):
     with pytest.raises(ValueError, match="float32"):
         make()
+
+
+def test_default_measures_drop_the_feature_measure_where_the_sizes_are_too_few():
+    from evae_lite.evaluate.features import NEAREST_K
+    from evae_lite.runs.job import default_measures, too_few_for_features
+
+    assert default_measures("mnist") == ("units", "parzen", "features")
+    assert default_measures("faces") == ("units", "parzen")  # no labels for a classifier
+    assert default_measures("mnist", NEAREST_K + 1, None) == ("units", "parzen", "features")
+    assert default_measures("mnist", 1000, NEAREST_K) == ("units", "parzen")
+    assert too_few_for_features(NEAREST_K, 2) == {"parzen_samples": NEAREST_K, "eval_size": 2}
+    assert too_few_for_features(None, None) == {}

@@ -186,6 +186,20 @@ def _offline_context(browser):
     return context, external
 
 
+# The first block a reader sees under a page's title: prose (a paragraph, an admonition) or a
+# code cell (its source or its output); plumbing cells are removed or collapsed by their tags.
+FIRST_BLOCK = """() => {
+  const root = document.querySelector('article') || document.querySelector('main');
+  const blocks = root.querySelectorAll('section p, section div.admonition, section div.cell');
+  for (const e of blocks) {
+    if (e.parentElement.closest('div.admonition, div.cell')) continue;
+    if (e.getBoundingClientRect().height === 0) continue;
+    return e.matches('div.cell') ? 'a code cell (' + e.className + ')' : 'prose';
+  }
+  return 'nothing';
+}"""
+
+
 @pytest.mark.parametrize("doc", _pages())
 def test_page_offline_and_interactive(browser, server, doc):
     errors, bad_responses = [], []
@@ -217,6 +231,9 @@ def test_page_offline_and_interactive(browser, server, doc):
         except Exception:
             problems.append(f"widgets rendered (per widget view): {page.evaluate(WIDGETS)}")
         problems += _table_problems(page, doc)
+        first = page.evaluate(FIRST_BLOCK)
+        if first != "prose":
+            problems.append(f"the first thing the page shows under its title is {first}, not prose")
         page.wait_for_timeout(200)  # let late errors arrive
     finally:
         context.close()
@@ -306,13 +323,14 @@ def _move_slider(page, i: int) -> list[str]:
 
 def test_the_repository_url_has_one_source():
     """_config.yml's repository.url makes the launch buttons; every chapter's install cell
-    (which runs before the package exists, so it cannot import the URL) must name the same."""
+    (which runs before the package exists, so it cannot import the URL) must name the same,
+    at a release tag (tests/test_install_cell.py: the tag of the package's version)."""
     import json
 
     import yaml
 
     url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
-    want = f'url = "evae-lite @ git+{url}"'
+    want = f'url = "evae-lite @ git+{url}@v'
     for nb in sorted((ROOT / "book").glob("[0-9]*.ipynb")):
         cells = json.loads(nb.read_text())["cells"]
         params = next(c for c in cells if "parameters" in c["metadata"].get("tags", []))
@@ -445,3 +463,25 @@ def test_an_explorer_page_opened_from_disk_says_how_to_serve_it(browser, built_s
     finally:
         context.close()
     assert not external, f"the page requested other hosts: {external}"
+
+
+def test_a_page_that_shows_the_build_machine_fails_the_check():
+    """Paths of the machine's folders and test markers in what a reader sees are caught;
+    script text, URLs and the book's own relative paths are not."""
+    from evae_lite.site.checks import build_traces
+
+    page = (
+        "<p>read from /work/shared/data/olivetti_faces.npz</p>"
+        "<pre>C:\\Users\\me\\evae\\x.npz</pre><div># NBVAL_CHECK_OUTPUT</div>"
+        "<p>/usr/lib/python3.11/site-packages/torch/nn.py</p>"
+        '<script>var p = "/root/.cache/x";</script>'
+        '<p>see https://example.org/home/a, <img src="_static/x.png"> 1/2 and a/b</p>'
+    )
+    found = build_traces(page)
+    assert found == [
+        "a machine path '/work/shared/data/olivetti_faces.npz'",
+        "a machine path 'C:\\\\Users\\\\me\\\\evae\\\\x.npz'",
+        "a test marker '# NBVAL_CHECK_OUTPUT'",
+        "a machine path '/usr/lib/python3.11/site-packages/torch/nn.py'",
+    ]
+    assert build_traces("<p>the first 2,000 images of mnist.npz, 10/200 epochs</p>") == []

@@ -151,3 +151,16 @@ def test_a_sweep_on_threads_gives_the_serial_results(data_dir, tmp_path, monkeyp
     with ThreadPoolExecutor(len(jobs)) as ex:
         threaded = sweep(jobs, executor=ex, progress=False)
     assert threaded == serial
+
+
+def test_the_default_number_of_workers_reads_the_environment(monkeypatch):
+    from evae_lite.runs.sweep import WORKERS_ENV, default_workers
+
+    monkeypatch.delenv(WORKERS_ENV, raising=False)
+    assert default_workers(2) == 2
+    monkeypatch.setenv(WORKERS_ENV, "1")
+    assert default_workers(2) == 1
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv(WORKERS_ENV, bad)
+        with pytest.raises(ValueError, match=f"EVAE_LITE_WORKERS='{bad}' is not allowed"):
+            default_workers(2)

@@ -106,6 +106,12 @@ class Session:
         """Parzen log-density of the test images under the model's samples (a ParzenResult)."""
         return run_job(run.job.measuring("parzen")).parzen
 
+    def features(self, run: Trained):
+        """The second measure of the model's samples (Parzen's own samples, the same seed): the
+        Fréchet distance, precision and recall in a digit classifier's features
+        (evaluate.features.SampleFeatures); MNIST only, whose labels train the classifier."""
+        return run_job(run.job.measuring("features")).features
+
     def x_train(self, name: str = "mnist"):
         return inputs(self.job(_ANY_MODEL, name=name)).x_train
 
@@ -147,7 +153,9 @@ def setup(
     """Start a chapter: resolve the scale, pick the GPU when there is one, seed, and say so.
 
     progress: show training progress bars; default on, except in headless batch runs
-    (EVAE_LITE_BATCH=1), whose saved notebooks should not carry live widgets.
+    (EVAE_LITE_BATCH=1), whose saved notebooks should not carry live widgets. On a CPU a live
+    kernel also says what keeps the chapter short (`cpu_note`); a batch run, whose outputs
+    are the book's pages, does not.
     describe: print what the scale means for `Session.train`; chapters whose models come
     from the grids of `evae_lite.runs.grids` print the grid's own description instead."""
     import torch
@@ -160,9 +168,39 @@ def setup(
     where = torch.cuda.get_device_name(0) if device.type == "cuda" else "CPU"
     print(f"{s.describe() if describe else 'scale=' + s.name}")
     print(f"device: {where}; torch {torch.__version__}")
+    batch = os.environ.get("EVAE_LITE_BATCH", "") == "1"
+    note = None if batch else cpu_note(device.type, s.name)  # for a reader running it, not
+    if note:  # for the built book's pages
+        print(note)
     if progress is None:
-        progress = os.environ.get("EVAE_LITE_BATCH", "") != "1"
+        progress = not batch
     return Session(s.name, device, progress)
+
+
+def cpu_note(device_type: str, scale: str) -> str | None:
+    """On a CPU, the line that says what keeps the chapter short: the results pack when one
+    is configured, else the smoke scale. None on a GPU, which the chapter uses."""
+    if device_type != "cpu":
+        return None
+    from ..pack.source import ENV_PRETRAINED, PackConfigError, pack_source, pretrained_allowed
+
+    try:
+        src, why = pack_source(), "none is configured"
+    except PackConfigError as err:
+        src, why = None, str(err)
+    if not pretrained_allowed():
+        src, why = None, f"{ENV_PRETRAINED}=0"
+    if src is not None:
+        return (
+            f"CPU: models that the results pack ({src.url}) holds are downloaded, not "
+            "trained, when it can be reached"
+        )
+    if scale == "smoke":
+        return "CPU: scale=smoke keeps this chapter short (small models, seconds of training)"
+    return (
+        f"CPU: no results pack ({why}), so every model trains here; "
+        'scale="smoke" keeps this chapter short'
+    )
 
 
 def compare_table(rows, scale: Scale, caption: str = "") -> None:

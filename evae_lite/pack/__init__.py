@@ -2,12 +2,15 @@
 measured results) under the cache's own keys, fetched on demand when the cache misses.
 
     python -m evae_lite.pack write --scale smoke --out pack/   # from a filled cache
+    python -m evae_lite.pack publish pack/ --tag pack-smoke-1  # gh commands, and the pin
 
 `source` names the published pack (none yet); `fetch.fetch_entry` fills a missing entry from
-it, checked against the pinned manifest; `write.write_pack` writes one. The package lies
+it, checked against the pinned manifest; `write.write_pack` writes one; `publish` attaches one
+to a GitHub release and says the lines that pin it. The package lies
 outside the code that keys results (runs.cache.CODE): it moves bytes whose sha256 the pinned
 manifest fixes into entries keyed by the code that computed them, so editing it re-keys
-nothing, and a published pack stays usable.
+nothing, and a published pack stays usable. A model's checkpoint is packed without Adam's
+moments (`slim`): a fetched model is for reading results, not for training on.
 """
 
 from .fetch import PackError, fetch_entry

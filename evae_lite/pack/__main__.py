@@ -1,16 +1,23 @@
 """python -m evae_lite.pack write --scale smoke --out DIR [--cache DIR] [--keys FILE]
 [--chapters [NOTEBOOK ...]]
+python -m evae_lite.pack publish DIR --tag TAG [--repo OWNER/NAME] [--run]
 
-Writes a pack from a filled results cache and prints its size and the manifest's sha256 (to
-pin in evae_lite/pack/source.py). --chapters first runs the chapters at that scale (papermill,
-outputs into a temporary folder) on the cache, recording every entry they use, and packs
-exactly those; --keys packs the keys listed in a file, one a line; otherwise every entry.
+write: writes a pack from a filled results cache and prints its size and the manifest's
+sha256 (to pin in evae_lite/pack/source.py). --chapters first runs the chapters at that scale
+(papermill, outputs into a temporary folder) on the cache, recording every entry they use, and
+packs exactly those; --keys packs the keys listed in a file, one a line; otherwise every entry.
+
+publish: checks a written pack and prints the gh commands that attach its files to the
+release TAG of the repository (--run runs them), then the two lines that pin it in
+evae_lite/pack/source.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -56,7 +63,14 @@ def main(argv=None) -> int:
         metavar="NOTEBOOK",
         help="run these chapters (none named: every chapter) and pack what they use",
     )
+    u = sub.add_parser("publish", help="attach a written pack to a GitHub release")
+    u.add_argument("folder", help="the pack's folder, as written")
+    u.add_argument("--tag", required=True, help="the pack's release, e.g. pack-book-1")
+    u.add_argument("--repo", default=None, help="owner/name (default: the book's repository)")
+    u.add_argument("--run", action="store_true", help="run the gh commands, not only print")
     a = p.parse_args(argv)
+    if a.command == "publish":
+        return _publish(a)
     from .write import new_folder, write_pack
 
     if a.cache:  # the chapters' kernels and the writer read the same cache
@@ -78,6 +92,20 @@ def main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(summary)
+    return 0
+
+
+def _publish(a) -> int:
+    from .publish import REPOSITORY, publish, release
+
+    try:
+        publish(release(a.folder, a.tag, a.repo or REPOSITORY), run=a.run)
+    except (ValueError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except subprocess.CalledProcessError as e:
+        print(f"error: {shlex.join(e.cmd)} exited with {e.returncode}", file=sys.stderr)
+        return 1
     return 0
 
 

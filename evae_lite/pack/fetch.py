@@ -6,6 +6,11 @@ code: JSON parsed as JSON, weights (``*.pt``, sealed or not) by ``torch.load`` w
 ``weights_only=True``. Only then are the files written into the local entry and sealed, so
 that the caller gets a hit. Anything refused is said in one line on stderr, and the caller
 computes the entry instead.
+
+The local entry's info is the record's, and ``pack``: the manifest's URL. A model whose
+checkpoint the pack holds without Adam's moments keeps the record's
+``"slim": {"checkpoint.pt": "optim.state"}``, so that what reads the entry can tell that it is
+for reading, not for training on (see `slim`).
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Where the published pack of results lives: the one place that names it.
 
-A pack is a folder on a web server: ``manifest.json`` (every file's sha256 and size) and the
-results cache's entries, each under its own cache key. ``PACK_URL`` is the manifest's URL and
-``PACK_MANIFEST_SHA256`` the sha256 of its bytes, so that the manifest, and through it every
-file, is fixed by this module. While no pack is published both are None and fetching is off.
+A pack is a folder on a web server (a GitHub release): ``manifest.json`` (every file's sha256
+and size) and the files of the results cache's entries, each named by its cache key.
+``PACK_URL`` is the manifest's URL and ``PACK_MANIFEST_SHA256`` the sha256 of its bytes, so
+that the manifest, and through it every file, is fixed by this module. While no pack is
+published both are None and fetching is off.
 
 ``EVAE_LITE_PACK_URL`` and ``EVAE_LITE_PACK_SHA256`` override them (another pack, a local
 server); ``EVAE_LITE_PRETRAINED=0`` switches fetching off whatever is configured.

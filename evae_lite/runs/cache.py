@@ -165,6 +165,15 @@ class Entry:
         data = {"files": {f: sha256_file(self.dir / f) for f in files}, "info": info or {}}
         atomic_write(self.manifest, json.dumps(data, indent=1).encode())
 
+    def info(self) -> dict:
+        """What the manifest records besides the hashes (e.g. ``pack``, ``slim``: see
+        evae_lite.pack); {} where there is none."""
+        try:
+            info = json.loads(self.manifest.read_text()).get("info")
+        except (OSError, ValueError, AttributeError):
+            return {}
+        return info if isinstance(info, dict) else {}
+
     def clear(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -264,7 +273,9 @@ def model_key(model_cfg, train_cfg, *, x_train, x_val) -> str:
 
 
 def _longest_prefix(model_cfg, train_cfg, data: dict, root: Path | None) -> Path | None:
-    """The checkpoint of the longest cached run that this one continues, if any."""
+    """The checkpoint of the longest cached run that this one continues, if any. A model
+    fetched from the pack without Adam's moments (info ``slim``) is not continued: training on
+    from it would reach other weights than the same run from the start."""
     from ..train.loop import continuing
 
     for epochs in range(train_cfg.epochs - 1, 0, -1):
@@ -272,7 +283,7 @@ def _longest_prefix(model_cfg, train_cfg, data: dict, root: Path | None) -> Path
         if not continuing(model_cfg, train_cfg, shorter):
             return None
         e = Entry(model_key(model_cfg, shorter, **data), root)
-        if e.manifest.exists() and e.valid():
+        if e.manifest.exists() and e.valid() and not e.info().get("slim"):
             return e.dir / "checkpoint.pt"
     return None
 

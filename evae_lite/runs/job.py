@@ -33,10 +33,21 @@ MEASURES = ("units", "parzen", "iwae", "mi", "features")
 EVAL_BINARIZATION_SEED = 0
 
 
-def default_measures(dataset: str) -> tuple[str, ...]:
+def too_few_for_features(parzen_samples, eval_size) -> dict[str, int]:
+    """The sizes that leave the classifier-feature measure no more samples (Parzen's) or test
+    images than its k nearest neighbours: name -> value ({} when both suffice)."""
+    from ..evaluate.features import NEAREST_K
+
+    sizes = {"parzen_samples": parzen_samples, "eval_size": eval_size}
+    return {k: v for k, v in sizes.items() if isinstance(v, int) and v <= NEAREST_K}
+
+
+def default_measures(dataset: str, parzen_samples=None, eval_size=None) -> tuple[str, ...]:
     """Activity and Parzen; and the second measure of samples where the data set has the
-    labels its classifier needs (MNIST)."""
-    return ("units", "parzen", "features") if dataset == "mnist" else ("units", "parzen")
+    labels its classifier needs (MNIST) and the sizes given suffice (`too_few_for_features`)."""
+    if dataset == "mnist" and not too_few_for_features(parzen_samples, eval_size):
+        return ("units", "parzen", "features")
+    return ("units", "parzen")
 
 
 def _positive_number(v) -> bool:
@@ -96,8 +107,7 @@ class Job:
         if "features" in self.measures:
             from ..evaluate.features import NEAREST_K
 
-            few = {"parzen_samples": self.parzen_samples, "eval_size": self.eval_size}
-            few = {k: v for k, v in few.items() if isinstance(v, int) and v <= NEAREST_K}
+            few = too_few_for_features(self.parzen_samples, self.eval_size)
             if few:
                 raise ValueError(
                     "measures 'features' is not allowed with "

@@ -71,10 +71,26 @@ def executor_from_env():
     return factory()
 
 
+WORKERS_ENV = "EVAE_LITE_WORKERS"
+
+
+def default_workers(cores: int) -> int:
+    """Worker processes for a sweep that names none: $EVAE_LITE_WORKERS (e.g. 1 while another
+    process trains on the other core), else one per core."""
+    env = os.environ.get(WORKERS_ENV, "").strip()
+    if not env:
+        return cores
+    if not env.isdigit() or int(env) < 1:
+        raise ValueError(
+            f"{WORKERS_ENV}={env!r} is not allowed: a whole number of processes, 1 or more"
+        )
+    return int(env)
+
+
 def sweep(jobs: list[Job], *, workers: int | None = None, executor=None, progress=True):
     """Results of every job, in order. Jobs already in the cache are read; the others run in
     `executor` (default: the one $EVAE_LITE_EXECUTOR names, else worker processes, as many as
-    cores, at most one per job), with one progress bar over the whole grid. A failed job
+    `default_workers`, at most one per job), with one progress bar over the whole grid. A failed job
     raises after the others finish."""
     from tqdm.auto import tqdm
 
@@ -92,7 +108,7 @@ def sweep(jobs: list[Job], *, workers: int | None = None, executor=None, progres
         own = executor is None
         if own:
             cores = os.cpu_count() or 1
-            workers = min(workers or cores, len(todo))
+            workers = min(workers or default_workers(cores), len(todo))
             # spawn, not fork: a forked copy of a process that already ran torch's thread
             # pool can hang
             executor = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"))

@@ -1,6 +1,7 @@
 """Checks of the built pages: every page of the toc exists, loads nothing from another host,
 draws every plotly figure of its notebook, shows its notebook's tables as tables (no Markdown
-table left as a paragraph of pipes), and has its Colab/Binder links."""
+table left as a paragraph of pipes), shows nothing of the machine that built it (a path of its
+folders, a test marker), and has its Colab/Binder links."""
 
 from __future__ import annotations
 
@@ -101,6 +102,46 @@ class _Tables(html.parser.HTMLParser):
             self._paragraph.append(data)
 
 
+class _Visible(html.parser.HTMLParser):
+    """The text a reader sees on a page: everything but scripts and styles."""
+
+    HIDDEN = ("script", "style")
+
+    def __init__(self):
+        super().__init__()
+        self.parts: list[str] = []
+        self._hidden = 0
+
+    def handle_starttag(self, tag, attrs):
+        self._hidden += tag in self.HIDDEN
+
+    def handle_endtag(self, tag):
+        self._hidden -= tag in self.HIDDEN and self._hidden > 0
+
+    def handle_data(self, data):
+        if not self._hidden:
+            self.parts.append(data)
+
+
+# What a page must not show: a folder of the machine that ran it, or a test marker.
+MACHINE_PATH = re.compile(
+    r"(?<![\w.:/~-])(?:/(?:root|home|work|tmp|usr|opt|var|private|Users|content|mnt)/[^\s'\"<>]*"
+    r"|[A-Za-z]:\\[^\s'\"<>]+|[^\s'\"<>]*site-packages[^\s'\"<>]*)"
+)
+TEST_MARKER = re.compile(r"(?:#\s*)?NBVAL\w*", re.IGNORECASE)
+
+
+def build_traces(text: str) -> list[str]:
+    """The machine paths and test markers in a page's visible text, each with its context."""
+    p = _Visible()
+    p.feed(text)
+    seen = "\n".join(p.parts)
+    found = []
+    for pattern, what in ((MACHINE_PATH, "a machine path"), (TEST_MARKER, "a test marker")):
+        found += [(m.start(), f"{what} {m.group(0)[:60]!r}") for m in pattern.finditer(seen)]
+    return [f for _, f in sorted(found)]
+
+
 def page_tables(text: str) -> tuple[list[int], list[str]]:
     """A built page's tables in its cell outputs (each as its number of rows) and the
     beginnings of its paragraphs that start with a pipe."""
@@ -144,6 +185,8 @@ def check_site(root: Path, toc: str | None = None, html_dir: Path | None = None)
                 "figure(s): a figure was dropped (display plotly figures through "
                 "evae_lite.book.show_plotly)"
             )
+        for trace in build_traces(text):
+            failures.append(f"{doc}.html shows {trace} (of the machine that built it)")
         tables, pipes = page_tables(text)
         for para in pipes:
             failures.append(f"{doc}.html shows a table as text, a paragraph starting {para!r}")
