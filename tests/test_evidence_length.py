@@ -13,10 +13,10 @@ def test_settled_is_the_first_epoch_within_one_unit_of_the_end_for_good():
     assert EL.settled([10, 7, 9, 9], within=0) == 3
 
 
-def test_regained_is_the_largest_rise_over_an_earlier_minimum():
+def test_regained_is_the_largest_rise_over_a_low_after_a_fall():
     assert EL.regained([48, 30, 24, 24]) == 0  # only falls
     assert EL.regained([48, 20, 26, 22, 25]) == 6  # 20 -> 26
-    assert EL.regained([5, 9]) == 4  # a rise from the start counts too
+    assert EL.regained([5, 9]) == 0  # a rise from the start, before any fall: not a regain
 
 
 def _agg(parzen, iwae, active, fd=(1.0, 2.0), recall=None):
@@ -144,3 +144,10 @@ def test_change_words_name_the_verdicts_that_move():
     words = EL.change_words([j10, j200])
     assert "is supported after 10 epochs and inconclusive after 200" in words
     assert EL.change_words([j10, j10]).startswith("No verdict")
+
+
+def test_regained_counts_rises_after_a_fall_not_the_first_rise():
+    assert EL.regained([20, 28, 40, 46]) == 0  # units becoming active for the first time
+    assert EL.regained([22, 28, 11, 16, 6, 11, 7]) == 5  # after the fall from 28: 11 -> 16
+    assert EL.regained([48, 40, 46, 47]) == 7
+    assert EL.regained([48, 48, 48]) == 0

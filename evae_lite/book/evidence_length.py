@@ -93,9 +93,16 @@ def pruned_by(counts: list[int], epoch: int, D: int) -> float:
 
 
 def regained(counts: list[int]) -> int:
-    """The most units a run gains back after a fall: the largest rise over an earlier minimum."""
-    low, most = counts[0], 0
+    """The most units a run gains back after a fall: the largest rise over a low reached after
+    the count first fell. The rise of a run's first epochs, before any fall, is units becoming
+    active for the first time, not coming back, and does not count."""
+    peak, low, most = counts[0], None, 0
     for c in counts:
+        if low is None:
+            if c >= peak:
+                peak = c
+                continue
+            low = c
         low = min(low, c)
         most = max(most, c - low)
     return most
