@@ -241,9 +241,12 @@ def test_the_table_shows_the_budget_on_every_row():
     j = R.Difference(spread(10, 1), spread(0, 1), ">", 12.0, "a | b", "c", "nats")
     row = R.table_markdown([j.judge(FACES).about("Table 1", "claim", "10")], chapters=True)
     head, _, line = row.splitlines()
-    assert head.startswith("| chapter | where | the paper's claim | measured here | the paper's")
-    assert "| Olivetti, 280 faces, for TFD | 300/250 epochs (120%) | **supported** |" in line
-    assert "a \\| b minus c: +10.0 [" in line and "| +12.0 |" in line
+    assert head == (
+        "| chapter | where | the paper's claim | verdict | the evidence | the paper's "
+        "| trained on |"
+    )
+    assert "| 10 | Table 1 | claim | **supported** | a \\| b minus c: +10.0 [" in line
+    assert line.endswith("| +12.0 | Olivetti, 280 faces, for TFD, 300/250 epochs (120%); 3 seeds |")
 
 
 def test_holm_over_claims_and_the_bar():
@@ -387,7 +390,7 @@ def test_the_table_can_carry_the_verdicts_after_holm():
     strong = R.Difference(spread(10, 1), spread(0, 1), ">").judge(MNIST).about("x", "strong")
     weak = R.Difference(spread(2.3, 0.5), spread(0, 0.5), ">").judge(MNIST).about("x", "weak")
     rows = R.table_markdown([strong, weak, weak, weak], holm_column=True).splitlines()
-    assert "| after Holm | why |" in rows[0]
+    assert "| verdict | after Holm | the evidence |" in rows[0]
     assert "| **supported** | supported |" in rows[2]
     assert "| **supported** | inconclusive (Holm-adjusted p above the level) |" in rows[3]
 

@@ -775,28 +775,28 @@ def table_markdown(
     holm_column: bool = False,
     claim_header: str = "the paper's claim",
 ) -> str:
-    """The judgements as a Markdown table: where, the claim, the effect measured with its
-    interval, the paper's effect, seeds, data set, training against the paper's, verdict, why
-    (and the chapter first, if asked; and, if asked, each verdict after Holm's correction over
-    every tested judgement of the table, `after_holm`)."""
-    head = ["where", claim_header, "measured here", "the paper's"]
-    head += ["seeds", "data", "training", "verdict", "why"]
+    """The judgements as a Markdown table a page can hold: where, the claim, the verdict, the
+    evidence that decided it (the effect with its interval and the numbers behind it: `why`),
+    the paper's own effect, and what it was trained on (data set, training against the
+    paper's, seeds); the chapter first, if asked, and, if asked, each verdict after Holm's
+    correction over every tested judgement of the table (`after_holm`) beside the verdict."""
+    head = ["where", claim_header, "verdict", "the evidence", "the paper's", "trained on"]
     if chapters:
         head.insert(0, "chapter")
     if holm_column:
-        head.insert(head.index("why"), "after Holm")
+        head.insert(head.index("verdict") + 1, "after Holm")
         held = after_holm(judgements)
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for i, j in enumerate(judgements):
         paper = "—" if j.paper_effect is None else f"{j.paper_effect:+{j.spec}}"
-        cells = [j.where, j.claim, j.measured, paper, str(j.seeds) if j.seeds else "—"]
-        cells += [j.budget.dataset, j.budget.training, f"**{j.verdict}**", j.why]
+        seeds = f"; {j.seeds} seed{'s' if j.seeds != 1 else ''}" if j.seeds else ""
+        cells = [j.where, j.claim, f"**{j.verdict}**", j.why, paper, f"{j.budget}{seeds}"]
         if chapters:
             cells.insert(0, j.chapter)
         if holm_column:
             h = held[i]
             adjusted = "" if h.verdict == j.verdict else " (Holm-adjusted p above the level)"
-            cells.insert(len(cells) - 1, h.verdict + adjusted)
+            cells.insert(cells.index(f"**{j.verdict}**") + 1, h.verdict + adjusted)
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return "\n".join(lines)
 
