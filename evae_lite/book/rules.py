@@ -366,6 +366,15 @@ def _gap(a: Spread, b, level: float) -> tuple[Interval, int]:
     return one_sample(a, b, level), len(a.values)
 
 
+def _against_zero(b) -> bool:
+    return not isinstance(b, Spread) and b == 0
+
+
+def _minus(a_name: str, b, b_name: str) -> str:
+    """The effect's name: 'a minus b', or a alone where b is the number zero."""
+    return a_name if _against_zero(b) else f"{a_name} minus {b_name}"
+
+
 def _pair_head(t: _Test, level: float, a_name: str, a, b_name: str, b, s: str, u: str, tail=""):
     """The head of a judgement of a against b (a Spread, or a number): the effect with its
     interval, the level and degrees of freedom, both values, then `tail`; without a spread
@@ -374,10 +383,8 @@ def _pair_head(t: _Test, level: float, a_name: str, a, b_name: str, b, s: str, u
     if iv.stderr is None:
         few = {a_name: a, **({b_name: b} if isinstance(b, Spread) else {})}
         return f"{t.effect_name}: {iv.estimate:+{s}}{u}, but " + _no_spread(few)
-    return (
-        f"{t.effect_name}: {iv:{s}}{u} ({percent(level)}, {_df(iv)}; {a_name} {a:{s}}, "
-        f"{b_name} {b:{s}}{tail})"
-    )
+    values = f"{a_name} {a:{s}}" if _against_zero(b) else f"{a_name} {a:{s}}, {b_name} {b:{s}}"
+    return f"{t.effect_name}: {iv:{s}}{u} ({percent(level)}, {_df(iv)}; {values}{tail})"
 
 
 @dataclass(frozen=True)
@@ -400,7 +407,7 @@ class Difference:
         sign = _sign(self.direction)
         iv, seeds = _gap(self.a, self.b, level)
         verdict, p_for, p_against = _directional(iv, sign, self.paper_effect)
-        name = f"{self.a_name} minus {self.b_name}"
+        name = _minus(self.a_name, self.b, self.b_name)
         return _Test(
             iv,
             verdict,
@@ -492,7 +499,7 @@ class Comparable:
             raise ValueError(f"tolerance={tol!r} must be >= 0 (a half-width, in the unit)")
         iv, seeds = _gap(self.a, self.target, level)
         verdict, inside, outside, phrase = _band(iv, tol, self.spec, self.unit)
-        name = f"{self.a_name} minus {self.target_name}"
+        name = _minus(self.a_name, self.target, self.target_name)
         return _Test(
             iv, verdict, inside, outside, seeds, name, self.paper_effect, 0, phrase, "band"
         )
@@ -526,7 +533,7 @@ class NotWorse:
         sign = _sign(self.direction)
         iv, seeds = _gap(self.a, self.b, level)
         verdict, p_for, p_against, phrase = _not_worse(iv, sign, self.margin, self.spec, self.unit)
-        name = f"{self.a_name} minus {self.b_name}"
+        name = _minus(self.a_name, self.b, self.b_name)
         return _Test(iv, verdict, p_for, p_against, seeds, name, None, sign, phrase, "not worse")
 
     def judge(self, budget: Budget, level: float = LEVEL) -> Judgement:
