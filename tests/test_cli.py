@@ -54,6 +54,11 @@ def test_train_evaluate_sample_end_to_end(capsys, data_dir, tmp_path):
     assert "Parzen log-density" in out and "L_3:" in out
     ev = json.loads((run / "evaluation.json").read_text())
     assert ev["parzen"]["n_samples"] == 300 and ev["iwae"]["k"] == 3
+    assert ev["features"] is not None
+    # too few samples for the classifier features' nearest neighbours: said, and not measured
+    assert main([*argv[:5], "--parzen-samples", "3", "--no-progress"]) == 0
+    assert "the classifier-feature measure is skipped" in capsys.readouterr().out
+    assert json.loads((run / "evaluation.json").read_text())["features"] is None
     assert main(["sample", "--run", str(run), "--n", "20"]) == 0
     assert (run / "samples.png").read_bytes()[:4] == b"\x89PNG"
 

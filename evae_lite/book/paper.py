@@ -293,18 +293,6 @@ def order_words(paper: dict[str, float], ours: dict) -> str:
     )
 
 
-def same_order(paper: dict[str, float], ours: dict[str, float]) -> bool:
-    """True when every pair of models that the paper ranks (a tie ranks nothing) is ranked
-    the same way by ours."""
-    return all(
-        ours[a] > ours[b]
-        for a in paper
-        for b in paper
-        if a in ours and b in ours
-        if paper[a] > paper[b]
-    )
-
-
 def grid_markdown(best: dict[tuple, Row], paper: dict, Ds, LHs, models=("VAE", "mVAE", "eVAE")):
     """A Markdown table: one row per (D, model), and for each (L, H) the paper's cell beside
     ours ('ours ± stderr (active)'; for the eVAE and mVAE also the units active within their
