@@ -199,6 +199,12 @@ FIRST_BLOCK = """() => {
   return 'nothing';
 }"""
 
+# Printed outputs wider than their box (a reader would have to scroll sideways to read them):
+# book.css wraps them at the page's width.
+WIDE_OUTPUTS = """() => Array.from(document.querySelectorAll('div.cell_output div.output pre'))
+  .filter(e => e.getBoundingClientRect().height > 0 && e.scrollWidth > e.clientWidth + 1)
+  .map(e => e.textContent.slice(0, 60))"""
+
 
 @pytest.mark.parametrize("doc", _pages())
 def test_page_offline_and_interactive(browser, server, doc):
@@ -231,6 +237,9 @@ def test_page_offline_and_interactive(browser, server, doc):
         except Exception:
             problems.append(f"widgets rendered (per widget view): {page.evaluate(WIDGETS)}")
         problems += _table_problems(page, doc)
+        wide = page.evaluate(WIDE_OUTPUTS)
+        if wide:
+            problems.append(f"printed outputs run past the page's width: {wide}")
         first = page.evaluate(FIRST_BLOCK)
         if first != "prose":
             problems.append(f"the first thing the page shows under its title is {first}, not prose")
