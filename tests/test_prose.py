@@ -115,6 +115,23 @@ def test_every_code_cell_declares_what_the_reader_sees(path):
         assert "NBVAL" not in c.source, f"cell {i}: test markers go in tags, not in the code"
 
 
+# The widest line a code box of the built pages shows whole (book.css sets its font), so a
+# cell that teaches is read without scrolling sideways
+SHOWN_WIDTH = 84
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_code_that_teaches_fits_its_box(path):
+    nb = nbformat.read(path, as_version=4)
+    for i, c in enumerate(nb.cells):
+        if c.cell_type == "code" and "show-input" in c.metadata.get("tags", []):
+            for line in c.source.splitlines():
+                assert len(line) <= SHOWN_WIDTH, (
+                    f"cell {i}: a line of {len(line)} characters, more than the "
+                    f"{SHOWN_WIDTH} a page shows: {line.strip()[:60]!r}"
+                )
+
+
 @pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
 def test_every_chapter_says_what_it_covers_and_ends_with_exercises(path):
     """A summary under the title, and exercises whose solutions are collapsed."""
