@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from evae_lite import ModelConfig, build_model
-from evae_lite.book.figures import image_grid
+from evae_lite.book.figures import grid_figure, image_grid
 from evae_lite.book.interactive import image_slider, latent_traversal_frames
 from evae_lite.evaluate.activity import reconstruct, unit_correlation
 from evae_lite.runs import SCALES, get_scale
@@ -169,3 +169,26 @@ def test_the_evae_diagram_lights_the_chosen_epitomes_units():
     )  # the mask row lights units 9-12 (epitome 3 of 3) and no other
     with pytest.raises(ValueError, match="y=3 is not allowed: this eVAE has epitomes 0..2"):
         evae_diagram(D=12, K=4, stride=4, y=3)
+
+
+def test_grid_figure_lays_panels_out_in_rows_and_draws_each_once():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [(f"p{i}", torch.full((20, 4), i / 4.0)) for i in range(3)]
+    fig = grid_figure(panels, (2, 2), ncol=5, rows=2)
+    axes = fig.axes
+    assert len(axes) == 4  # 2 rows of 2; the fourth is left blank
+    assert [a.get_title() for a in axes] == ["p0", "p1", "p2", ""]
+    assert [len(a.images) for a in axes] == [1, 1, 1, 0]
+    assert axes[0].get_position().y0 > axes[2].get_position().y0  # p2 under p0
+    plt.close(fig)
+    one_row = grid_figure(panels, (2, 2), ncol=5)
+    assert [round(a.get_position().y0, 3) for a in one_row.axes].count(
+        round(one_row.axes[0].get_position().y0, 3)
+    ) == 3
+    plt.close(one_row)
+    with pytest.raises(ValueError, match="rows=4: need 1 <= rows <= the 3 panels"):
+        grid_figure(panels, (2, 2), rows=4)

@@ -61,18 +61,30 @@ def plot_units(report, ax=None, title: str | None = None):
 
 
 def grid_figure(
-    panels, image_shape, ncol: int = 10, width: float = 4.0, ink: bool = True, title=None
+    panels,
+    image_shape,
+    ncol: int = 10,
+    width: float = 4.0,
+    ink: bool = True,
+    title=None,
+    rows: int = 1,
 ):
-    """Side-by-side image grids: panels = [(title, images (n, H*W))] or, for originals above
-    reconstructions, [(title, images, n_top)], which draws a line under the first n_top
-    images; returns the figure.
+    """Image grids side by side, in `rows` rows: panels = [(title, images (n, H*W))] or, for
+    originals above reconstructions, [(title, images, n_top)], which draws a line under the
+    first n_top images; returns the figure.
     ink: 1 drawn black on white (digits); False: 1 is white (faces). title: above them all."""
     import matplotlib.pyplot as plt
 
+    if not 1 <= rows <= len(panels):
+        raise ValueError(f"rows={rows}: need 1 <= rows <= the {len(panels)} panels")
     grids = [image_grid(p[1], image_shape, ncol) for p in panels]
     ratio = max(g.shape[0] / g.shape[1] for g in grids)  # as tall as the tallest grid, no more
-    fig, axes = plt.subplots(1, len(panels), figsize=(width * len(panels), width * ratio + 0.6))
-    axes = np.atleast_1d(axes)
+    cols = -(-len(panels) // rows)
+    size = (width * cols, (width * ratio + 0.6) * rows)
+    fig, axes = plt.subplots(rows, cols, figsize=size, squeeze=False)
+    axes = axes.ravel()
+    for ax in axes[len(panels) :]:
+        ax.axis("off")
     for ax, grid, (panel_title, images, *top) in zip(axes, grids, panels):
         ax.imshow(grid, cmap="gray_r" if ink else "gray", vmin=0, vmax=1)
         if top:
@@ -83,7 +95,7 @@ def grid_figure(
         ax.axis("off")
     # Leave a strip at the top for a title over all panels (fig.suptitle(..., y=1.0,
     # va="bottom") or `title`), clear of the panels' own titles.
-    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.07 / rows))  # the strip one row's height needs
     if title:
         fig.suptitle(title, y=1.0, va="bottom")
     return fig
