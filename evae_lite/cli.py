@@ -413,7 +413,7 @@ def _trained_model(run_dir: Path, job: Job, partial: bool, command: str):
 
 def cmd_evaluate(a) -> int:
     from .evaluate.features import NEAREST_K
-    from .runs.job import default_measures, measure, too_few_for_features
+    from .runs.job import default_measures, measure
 
     run_dir = Path(a.run)
     job = _run_job(run_dir)
@@ -428,7 +428,7 @@ def cmd_evaluate(a) -> int:
     n_samples = a.parzen_samples or job.parzen_samples
     eval_size = job.eval_size if a.eval_size is None else a.eval_size
     samples = default_measures(job.dataset, n_samples, eval_size)[1:] if parzen else ()
-    if parzen and job.dataset == "mnist" and too_few_for_features(n_samples, eval_size):
+    if parzen and "features" in default_measures(job.dataset) and "features" not in samples:
         print(
             f"the classifier-feature measure is skipped: it needs more than {NEAREST_K} "
             f"samples and test images (here {n_samples} and {eval_size or 'all'})"
