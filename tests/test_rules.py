@@ -145,6 +145,24 @@ def test_one_of_six_cells_reversed_is_reported_and_refutes_every():
         R.Cells(cells, mode="most").judge(MNIST)
 
 
+def test_a_cell_short_of_the_paper_s_effect_still_supports_every():
+    """A cell beyond zero in the paper's direction but well short of the paper's effect is
+    supported, as one Difference is, and refutes nothing: beside a tie that cannot tell zero
+    from the paper's effect the claim is inconclusive; beside a reversal, the reversal is
+    named as what refutes it."""
+    short = R.Difference(spread(178, 0.5), spread(100, 0.5), ">", 98.0, "eVAE", "VAE")
+    assert short.judge(MNIST).verdict == R.SUPPORTED
+    tie = R.Difference(spread(100.2, 1), spread(100, 1), ">", 3.0, "eVAE", "VAE")
+    j = R.Cells((("D = 24", short), ("D = 8", tie)), "D").judge(MNIST)
+    assert j.verdict == R.INCONCLUSIVE, j.why
+    assert "supported at 1 of 2 D, tied at 1, reversed at 0" in j.why
+    rev = R.Difference(spread(87, 1), spread(100, 1), ">", 17.0, "eVAE", "VAE")
+    j = R.Cells((("D = 24", short), ("D = 8", rev)), "D").judge(MNIST)
+    assert j.verdict == R.NOT_SUPPORTED, j.why
+    assert "D = 8 refutes it at Holm-adjusted p" in j.why and "D = 24 refutes" not in j.why
+    assert j.effect.estimate == pytest.approx(-13.0)  # the deciding cell
+
+
 def test_a_flat_count_is_never_fewer():
     """8 active units at L = 2 and at L = 3 in every seed: "fewer with depth" is refuted,
     with a paper's number or without, as a difference, a trend and a cell."""

@@ -616,7 +616,9 @@ class Cells:
 
     mode "every" (the paper says it holds at every cell): supported when every tested cell is
     supported (an intersection-union test: its level needs no correction); not supported when
-    some cell's test against the paper's effect survives Holm's correction over the cells;
+    the test against the paper's effect of some cell that is not itself supported survives
+    Holm's correction over the cells (a cell in the paper's direction but short of its
+    effect supports the claim, as one Difference would);
     else inconclusive. mode "pooled" (it holds on the whole): the mean over cells of the
     effects, each turned to its cell's direction, with the Welch-Satterthwaite degrees of
     freedom, judged like a difference against the mean paper effect (directional rules only).
@@ -673,9 +675,12 @@ class Cells:
         if untested:
             head += f"; not tested at {len(untested)}: {skipped}"
         if self.mode == "every":
-            adj = holm_adjusted([t.p_against for t in tests])
+            # a cell that supports the claim refutes nothing, however far short of the
+            # paper's effect it falls (as for one Difference: supported comes first)
+            p_no = [1.0 if kinds[k] == SUPPORTED else t.p_against for k, t in enumerate(tests)]
+            adj = holm_adjusted(p_no)
             p_for, p_against = max(t.p_support for t in tests), min(adj)
-            refuted = any(holm([t.p_against for t in tests], level))
+            refuted = any(holm(p_no, level))
             verdict = SUPPORTED if p_for < alpha else NOT_SUPPORTED if refuted else INCONCLUSIVE
             weakest = max(range(m), key=lambda i: tests[i].p_support)
             nearest = min(range(m), key=lambda i: adj[i])
