@@ -231,7 +231,9 @@ def _directional(iv: Interval, sign: int, paper: float | None) -> tuple[str, flo
     else:
         p_against = o.p_beyond(target) if o.estimate < target else 1.0
     alpha = 1 - iv.level
-    verdict = SUPPORTED if p_for < alpha else NOT_SUPPORTED if p_against < alpha else INCONCLUSIVE
+    if p_for < alpha:  # supported comes first: short of the paper's effect refutes nothing
+        return SUPPORTED, p_for, 1.0
+    verdict = NOT_SUPPORTED if p_against < alpha else INCONCLUSIVE
     return verdict, p_for, p_against
 
 
@@ -675,12 +677,9 @@ class Cells:
         if untested:
             head += f"; not tested at {len(untested)}: {skipped}"
         if self.mode == "every":
-            # a cell that supports the claim refutes nothing, however far short of the
-            # paper's effect it falls (as for one Difference: supported comes first)
-            p_no = [1.0 if kinds[k] == SUPPORTED else t.p_against for k, t in enumerate(tests)]
-            adj = holm_adjusted(p_no)
+            adj = holm_adjusted([t.p_against for t in tests])
             p_for, p_against = max(t.p_support for t in tests), min(adj)
-            refuted = any(holm(p_no, level))
+            refuted = any(holm([t.p_against for t in tests], level))
             verdict = SUPPORTED if p_for < alpha else NOT_SUPPORTED if refuted else INCONCLUSIVE
             weakest = max(range(m), key=lambda i: tests[i].p_support)
             nearest = min(range(m), key=lambda i: adj[i])
