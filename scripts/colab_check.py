@@ -1,4 +1,4 @@
-"""The Colab path, checked here: python scripts/colab_check.py [CHAPTER] [--scale smoke]
+"""The Colab path, checked here: python scripts/colab_check.py [CHAPTER] [--scale S] [--pack DIR]
 
 What a Colab reader gets, run in a fresh virtual environment against the working tree:
 
@@ -18,6 +18,11 @@ What a Colab reader gets, run in a fresh virtual environment against the working
    entry comes from the pack (nothing trained or measured), nothing is refused, and it prints
    what the first run printed.
 
+With --pack DIR (a pack written at --scale, e.g. the book's), steps 4 and 5 check the
+committed chapter instead: the chapter from that pack, served to an empty cache (every entry
+fetched, nothing said, the committed chapter's printed output), then with the server down
+(one line says so; everything trains and is measured here, to the same printed output).
+
 Each step's wall time is printed; the exit status is 1 with the first check that failed.
 Not in the test suite: it installs into a venv (minutes, from the package index). Set
 EVAE_LITE_DATA to a folder of the data sets where the machine has no internet.
@@ -26,6 +31,7 @@ EVAE_LITE_DATA to a folder of the data sets where the machine has no internet.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -151,7 +157,7 @@ def execute(venv, chapter, out, scale, work, **env) -> dict:
     python = venv / "bin" / "python"
     cmd = [python, "-m", "papermill", chapter, out, "-p", "scale", scale, "-k", KERNEL]
     run([*cmd, "--cwd", work, "--no-progress-bar"], env=venv_env(venv, **env))
-    cells = [c for c in json.loads(Path(out).read_text())["cells"] if c["cell_type"] == "code"]
+    cells = code_cells(json.loads(Path(out).read_text()))
 
     def text(c, name):
         return "".join(
@@ -164,6 +170,41 @@ def execute(venv, chapter, out, scale, work, **env) -> dict:
         "stdout": [text(c, "stdout") for c in cells],
         "stderr": [text(c, "stderr") for c in cells],
     }
+
+
+def code_cells(nb: dict) -> list[dict]:
+    """The chapter's code cells, without the one papermill injects for the parameters."""
+    return [
+        c
+        for c in nb["cells"]
+        if c["cell_type"] == "code"
+        and "injected-parameters" not in c.get("metadata", {}).get("tags", [])
+    ]
+
+
+def committed(chapter: Path) -> dict:
+    """What the committed chapter printed on stdout, per code cell (as `execute` gives)."""
+    cells = code_cells(json.loads(chapter.read_text()))
+    return {
+        "stdout": [
+            "".join(
+                "".join(o.get("text", ""))
+                for o in c.get("outputs", [])
+                if o.get("output_type") == "stream" and o.get("name") == "stdout"
+            )
+            for c in cells
+        ]
+    }
+
+
+def first_difference(want: list[str], got: list[str]) -> str | None:
+    """None when equal, else which code cell printed otherwise, both ways."""
+    if want == got:
+        return None
+    if len(want) != len(got):
+        return f"{len(got)} code cells printed, not {len(want)}"
+    i = next(i for i, (a, b) in enumerate(zip(want, got)) if a != b)
+    return f"code cell {i} printed otherwise:\n{want[i]}\n---\n{got[i]}"
 
 
 def entries(results: Path) -> dict[str, dict]:
@@ -186,8 +227,8 @@ def shown(printed: dict) -> list[str]:
     ]
 
 
-def check(chapter: Path, scale: str, tmp: Path, python: str, torch: str) -> None:
-    t_all = time.perf_counter()
+def install(chapter: Path, tmp: Path, python: str, torch: str) -> tuple[Path, Path]:
+    """Steps 1-3: the venv, the wheel, the chapter's install cell; (venv, working folder)."""
     venv = tmp / "venv"
     vpy = venv / "bin" / "python"
     t = step(f"a fresh venv ({python}), torch from {torch}, {', '.join(COLAB_HAS)}")
@@ -212,6 +253,13 @@ def check(chapter: Path, scale: str, tmp: Path, python: str, torch: str) -> None
     if not where.startswith(str(venv)):
         raise Failed(f"the venv imports evae_lite from {where.strip()}, not its own install")
     done(t, "installed, nothing printed")
+    return venv, work
+
+
+def check(chapter: Path, scale: str, tmp: Path, python: str, torch: str) -> None:
+    t_all = time.perf_counter()
+    venv, work = install(chapter, tmp, python, torch)
+    vpy = venv / "bin" / "python"
 
     t = step(f"{chapter.name} at scale={scale}, the pack's server down")
     dead = f"http://127.0.0.1:{free_port()}/manifest.json"
@@ -273,18 +321,82 @@ def check(chapter: Path, scale: str, tmp: Path, python: str, torch: str) -> None
         raise Failed(f"computed here despite the pack: {computed}; entries {sorted(got)}")
     if said(printed2):
         raise Failed(f"the pack's run said {said(printed2)}")
-    if shown(printed1) != shown(printed2):
-        diff = next(i for i, (a, b) in enumerate(zip(shown(printed1), shown(printed2))) if a != b)
-        raise Failed(
-            f"code cell {diff} printed otherwise from the pack:\n"
-            f"{shown(printed1)[diff]}\n---\n{shown(printed2)[diff]}"
-        )
+    diff = first_difference(shown(printed1), shown(printed2))
+    if diff:
+        raise Failed(f"from the pack, {diff}")
     note = [x for out in printed2["stdout"] for x in out.splitlines() if x.startswith("CPU:")]
     done(
         t,
         f"{wrote.splitlines()[0]}; all {len(got)} entries fetched, nothing trained, the "
         f"same printed output; {note[0] if note else 'no CPU line'}",
     )
+    print(f"== passed in {time.perf_counter() - t_all:.0f} s")
+
+
+def check_pack(chapter: Path, scale: str, tmp: Path, python: str, torch: str, pack: Path) -> None:
+    """With a written pack (of the scale the chapter is committed at): the chapter from the
+    pack served to an empty cache, fetching everything and printing the committed chapter's
+    output; then with the server down, saying so in one line, training, and printing it too."""
+    t_all = time.perf_counter()
+    venv, work = install(chapter, tmp, python, torch)
+    vpy = venv / "bin" / "python"
+    want = shown(committed(chapter))
+    sha = hashlib.sha256((pack / "manifest.json").read_bytes()).hexdigest()
+
+    t = step(f"{chapter.name} at scale={scale}, the pack {pack.name} served, an empty cache")
+    fetched = tmp / "results-fetched"
+    with served(pack, vpy) as url:
+        printed = execute(
+            venv,
+            chapter,
+            tmp / "fetched.ipynb",
+            scale,
+            work,
+            EVAE_LITE_RESULTS=fetched,
+            EVAE_LITE_PRETRAINED=1,
+            EVAE_LITE_PACK_URL=url + "manifest.json",
+            EVAE_LITE_PACK_SHA256=sha,
+        )
+    got = entries(fetched)
+    computed = [k for k, info in got.items() if info.get("pack") != url + "manifest.json"]
+    if not got or computed:
+        raise Failed(f"computed here despite the pack: {computed or 'no entries at all'}")
+    if said(printed):
+        raise Failed(f"the pack's run said {said(printed)}")
+    diff = first_difference(want, shown(printed))
+    if diff:
+        raise Failed(f"from the pack, against the committed chapter: {diff}")
+    note = [x for out in printed["stdout"] for x in out.splitlines() if x.startswith("CPU:")]
+    done(
+        t,
+        f"all {len(got)} entries fetched, nothing trained or measured, the committed "
+        f"chapter's printed output; {note[0] if note else 'no CPU line'}",
+    )
+
+    t = step(f"{chapter.name} at scale={scale}, the pack's server down, an empty cache")
+    dead = f"http://127.0.0.1:{free_port()}/manifest.json"
+    trained_here = tmp / "results-trained"
+    printed = execute(
+        venv,
+        chapter,
+        tmp / "trained.ipynb",
+        scale,
+        work,
+        EVAE_LITE_RESULTS=trained_here,
+        EVAE_LITE_PRETRAINED=1,
+        EVAE_LITE_PACK_URL=dead,
+        EVAE_LITE_PACK_SHA256=sha,
+    )
+    lines = said(printed)
+    if len(lines) != 1 or "cannot download" not in lines[0] or "computing" not in lines[0]:
+        raise Failed(f"expected one line saying the download failed, got {lines}")
+    made = entries(trained_here)
+    if any("pack" in info for info in made.values()) or set(made) != set(got):
+        raise Failed(f"expected the same entries, computed here; got {sorted(made)}")
+    diff = first_difference(want, shown(printed))
+    if diff:
+        raise Failed(f"trained here, against the committed chapter: {diff}")
+    done(t, f"said: {lines[0]}; {len(made)} entries computed; the committed printed output")
     print(f"== passed in {time.perf_counter() - t_all:.0f} s")
 
 
@@ -298,11 +410,21 @@ def main(argv=None) -> int:
         default=os.environ.get("EVAE_LITE_TORCH_WHEEL", TORCH_WHEEL),
         help="torch's wheel, or a requirement such as torch==2.13.0",
     )
+    p.add_argument(
+        "--pack",
+        default=None,
+        help="a written pack of --scale: run the chapter from it, then without it, both "
+        "printing the committed chapter's output",
+    )
     p.add_argument("--keep", action="store_true", help="keep the temporary folder")
     a = p.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="evae-colab-check-"))
     try:
-        check(Path(a.chapter).resolve(), a.scale, tmp, a.python, a.torch)
+        if a.pack:
+            pack = Path(a.pack).resolve()
+            check_pack(Path(a.chapter).resolve(), a.scale, tmp, a.python, a.torch, pack)
+        else:
+            check(Path(a.chapter).resolve(), a.scale, tmp, a.python, a.torch)
     except Failed as err:
         print(f"FAILED: {err}", file=sys.stderr)
         return 1

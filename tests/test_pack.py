@@ -20,7 +20,7 @@ import torch
 import evae_lite.train as train_mod
 from evae_lite import ModelConfig, TrainConfig
 from evae_lite.pack import fetch
-from evae_lite.pack.__main__ import main
+from evae_lite.pack.__main__ import _explorer_keys, main
 from evae_lite.pack.write import write_pack
 from evae_lite.runs import cache
 from evae_lite.runs.cache import Entry, cached_train, model_key
@@ -694,3 +694,36 @@ def test_a_slim_model_in_the_cache_is_not_continued(tmp_path, monkeypatch, serve
     want = train(CFG, long, _x(), progress=False)
     got = cached_train(CFG, long, _x(), progress=False)
     assert _same_weights(got, want) and len(got.history) == long.epochs
+
+
+def test_the_site_build_takes_the_explorers_from_the_pack_and_announces_no_training(
+    data_dir, tmp_path, monkeypatch, serve
+):
+    """The explorers' models in a served pack: the build fetches them, trains nothing, and
+    does not say that it will train (it would, before the pack was asked)."""
+    from evae_lite.site import explorers
+
+    filled = tmp_path / "filled"
+    monkeypatch.setenv("EVAE_LITE_RESULTS", str(filled))
+    for e in explorers.EXPLORERS:
+        from evae_lite.runs import trained
+
+        trained(e.job("smoke"))
+    summary = write_pack("smoke", tmp_path / "pack", root=filled)
+    assert summary.entries == {"model": len(explorers.EXPLORERS)}
+    # what `write --chapters` adds to the chapters' entries: these very models
+    manifest = json.loads((tmp_path / "pack" / "manifest.json").read_text())
+    assert sorted(_explorer_keys("smoke")) == sorted(manifest["entries"])
+    url, requested = serve(tmp_path / "pack")
+    _use(monkeypatch, url, summary.manifest_sha256, tmp_path / "results")
+    _no_training(monkeypatch)
+    said: list[str] = []
+    explorers.write_all(tmp_path / "site", "smoke", said.append)
+    assert not [s for s in said if "not trained yet" in s], said
+    assert len(requested) == 1 + len(explorers.EXPLORERS)  # the manifest, each model once
+
+
+def test_explorers_the_cache_lacks_are_said_and_left_out(data_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("EVAE_LITE_RESULTS", str(tmp_path / "empty"))
+    assert _explorer_keys("smoke") == []
+    assert "explorer ch07-evae: the cache lacks its model" in capsys.readouterr().out

@@ -45,7 +45,27 @@ def _chapter_keys(notebooks: list[str], scale: str) -> list[str] | None:
                     os.environ.pop(k, None)
                 else:
                     os.environ[k] = v
-        return None if failed else record.read_text().split()
+        if failed:
+            return None
+        return record.read_text().split() + _explorer_keys(scale)
+
+
+def _explorer_keys(scale: str) -> list[str]:
+    """The keys of the site build's explorer models (it reads them beside the chapters), each
+    where the cache holds it; one it lacks is said, and the pack goes without it."""
+    from ..runs.cache import model_entry
+    from ..runs.job import inputs
+    from ..site.explorers import EXPLORERS
+
+    keys = []
+    for e in EXPLORERS:
+        i = inputs(j := e.job(scale))
+        entry = model_entry(i.model, j.train, i.x_train, i.x_val)
+        if entry.valid():
+            keys.append(entry.key)
+        else:
+            print(f"explorer {e.name}: the cache lacks its model; the pack goes without it")
+    return keys
 
 
 def main(argv=None) -> int:

@@ -145,6 +145,18 @@ def seconds_to_train(job, steps: int = 20) -> float:
     return per_epoch * job.train.total_epochs
 
 
+def from_pack(job) -> bool:
+    """Whether the configured pack supplied the job's trained model (nothing is trained):
+    False at once where no pack is configured or the pack lacks it."""
+    from ..runs.cache import from_pack as fetch_entry
+    from ..runs.cache import model_entry
+    from ..runs.job import inputs
+
+    i = inputs(job)
+    e = model_entry(i.model, job.train, i.x_train, i.x_val)
+    return fetch_entry(e, ("checkpoint.pt",), lock=True)
+
+
 def write_all(root: Path, scale: str, log=print) -> list[Path]:
     """Every explorer's files (the decoders are re-exported each build: they follow the cache).
     A model the cache lacks is trained first: the build says which, at what setting and for
@@ -155,7 +167,7 @@ def write_all(root: Path, scale: str, log=print) -> list[Path]:
 
     for e in EXPLORERS:
         job = e.job(scale)
-        if not is_trained(job):
+        if not is_trained(job) and not from_pack(job):
             minutes = seconds_to_train(job) / 60
             log(
                 f"explorer {e.name}: its model ({e.model}, D={e.D}"

@@ -1,0 +1,116 @@
+"""The book-scale pack, served from a local HTTP server to an empty results cache: a chapter
+whose figures need trained models, and a grid chapter, execute under papermill at `book` scale
+without training or measuring anything, and print the committed numbers.
+
+Opt-in: EVAE_LITE_BOOK_PACK names a folder holding the written book-scale pack (`python -m
+evae_lite.pack write --scale book --out DIR --chapters`: gigabytes, so it is not part of the
+repository, and CI has none). Each chapter runs in minutes.
+"""
+
+import hashlib
+import json
+import os
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACK = os.environ.get("EVAE_LITE_BOOK_PACK", "").strip()
+CHAPTERS = [
+    "07_epitome_manifolds.ipynb",  # figures of trained models: manifolds, samples, explorers
+    "09_epitome_size.ipynb",  # Fig. 7's grid: 111 models, their measurements and verdicts
+]
+# outputs that are not the chapter's numbers: plotly's HTML names its div by a fresh uuid
+# (its figure is compared through its JSON), and a PNG's bytes are the renderer's
+SKIP_MIME = {"text/html": "plotly", "image/png": None}
+
+pytestmark = pytest.mark.skipif(
+    not PACK, reason="EVAE_LITE_BOOK_PACK does not name a book-scale pack"
+)
+
+
+def shown(nb: dict) -> list[tuple[int, str, str]]:
+    """(code cell, kind, text) for everything a code cell shows a reader, in order."""
+    out, n = [], 0
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        for o in cell.get("outputs", []):
+            if o["output_type"] == "stream" and o["name"] == "stdout":
+                out.append((n, "stdout", "".join(o["text"])))
+            elif o["output_type"] in ("display_data", "execute_result"):
+                for mime, data in sorted(o["data"].items()):
+                    text = data if isinstance(data, str) else "".join(data)
+                    skip = mime in SKIP_MIME and (
+                        SKIP_MIME[mime] is None or SKIP_MIME[mime] in text
+                    )
+                    if not skip:
+                        out.append(
+                            (
+                                n,
+                                mime,
+                                text
+                                if isinstance(data, (str, list))
+                                else json.dumps(data, sort_keys=True),
+                            )
+                        )
+            elif o["output_type"] == "error":
+                out.append((n, "error", o.get("ename", "") + ": " + o.get("evalue", "")))
+        n += 1
+    return out
+
+
+@pytest.fixture(scope="module")
+def pack_server():
+    folder = Path(PACK)
+    manifest = folder / "manifest.json"
+    assert manifest.is_file(), f"{folder} holds no manifest.json: not a written pack"
+    handler = partial(SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *a: None
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield (
+        f"http://127.0.0.1:{srv.server_port}/manifest.json",
+        hashlib.sha256(manifest.read_bytes()).hexdigest(),
+    )
+    srv.shutdown()
+    srv.server_close()
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_a_book_chapter_runs_from_the_pack_and_prints_the_committed_numbers(
+    chapter, pack_server, data_dir, tmp_path, monkeypatch
+):
+    from evae_lite.batch import run as run_chapters
+
+    url, sha = pack_server
+    results = tmp_path / "results"
+    for k, v in {
+        "EVAE_LITE_RESULTS": results,
+        "EVAE_LITE_PRETRAINED": 1,
+        "EVAE_LITE_PACK_URL": url,
+        "EVAE_LITE_PACK_SHA256": sha,
+        # what batch.run sets for the kernels, restored after the test
+        "EVAE_LITE_SCALE": "book",
+        "EVAE_LITE_FIGURES": tmp_path / "figures",
+        "EVAE_LITE_BATCH": 1,
+        "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
+    }.items():
+        monkeypatch.setenv(k, str(v))
+    assert run_chapters([ROOT / "book" / chapter], "book", tmp_path / "out") == 0
+
+    entries = {
+        m.parent.name: json.loads(m.read_text()).get("info", {})
+        for m in results.glob("*/manifest.json")
+    }
+    computed = sorted(k for k, info in entries.items() if info.get("pack") != url)
+    assert entries and not computed, f"trained or measured here, not fetched: {computed}"
+
+    committed = shown(json.loads((ROOT / "book" / chapter).read_text()))
+    executed = shown(json.loads((tmp_path / "out" / chapter).read_text()))
+    assert len(executed) == len(committed), "a different number of outputs"
+    for (cell, kind, want), (_, _, got) in zip(committed, executed):
+        assert got == want, f"code cell {cell}, {kind}: printed otherwise from the pack"
