@@ -79,12 +79,13 @@ def run(cmd, env=None, cwd=None, quiet=True) -> subprocess.CompletedProcess:
 
 def venv_env(venv: Path, **extra) -> dict:
     """The environment of the venv's processes: nothing of this checkout on their path."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    # nor the test session's settings (Colab draws with matplotlib's inline backend)
+    drop = ("PYTHONPATH", "VIRTUAL_ENV", "MPLBACKEND", "EVAE_LITE_SCALE")
+    env = {k: v for k, v in os.environ.items() if k not in drop}
     env.update(
         PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
         VIRTUAL_ENV=str(venv),
         PYTHONNOUSERSITE="1",
-        MPLBACKEND="Agg",
     )
     env.update({k: str(v) for k, v in extra.items()})
     return env
