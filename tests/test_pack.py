@@ -701,26 +701,25 @@ def test_the_site_build_takes_the_explorers_from_the_pack_and_announces_no_train
 ):
     """The explorers' models in a served pack: the build fetches them, trains nothing, and
     does not say that it will train (it would, before the pack was asked)."""
+    import evae_lite.runs.job as job_mod
     from evae_lite.site import explorers
 
     filled = tmp_path / "filled"
     monkeypatch.setenv("EVAE_LITE_RESULTS", str(filled))
-    for e in explorers.EXPLORERS:
-        from evae_lite.runs import trained
-
-        trained(e.job("smoke"))
+    explorers.write_all(tmp_path / "first", "smoke", lambda s: None)
     summary = write_pack("smoke", tmp_path / "pack", root=filled)
-    assert summary.entries == {"model": len(explorers.EXPLORERS)}
-    # what `write --chapters` adds to the chapters' entries: these very models
+    assert summary.entries == {"model": len(explorers.EXPLORERS), "job": 1}  # the VAE's units
+    # what `write --chapters` adds to the chapters' entries: these very ones
     manifest = json.loads((tmp_path / "pack" / "manifest.json").read_text())
-    assert sorted(_explorer_keys("smoke")) == sorted(manifest["entries"])
+    assert _explorer_keys("smoke") == sorted(manifest["entries"])
     url, requested = serve(tmp_path / "pack")
     _use(monkeypatch, url, summary.manifest_sha256, tmp_path / "results")
     _no_training(monkeypatch)
+    monkeypatch.setattr(job_mod, "measure", lambda *a, **k: pytest.fail("measured here"))
     said: list[str] = []
     explorers.write_all(tmp_path / "site", "smoke", said.append)
     assert not [s for s in said if "not trained yet" in s], said
-    assert len(requested) == 1 + len(explorers.EXPLORERS)  # the manifest, each model once
+    assert len(requested) == 1 + len(manifest["entries"])  # the manifest, each entry once
 
 
 def test_explorers_the_cache_lacks_are_said_and_left_out(data_dir, tmp_path, monkeypatch, capsys):

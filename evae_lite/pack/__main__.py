@@ -51,21 +51,30 @@ def _chapter_keys(notebooks: list[str], scale: str) -> list[str] | None:
 
 
 def _explorer_keys(scale: str) -> list[str]:
-    """The keys of the site build's explorer models (it reads them beside the chapters), each
-    where the cache holds it; one it lacks is said, and the pack goes without it."""
-    from ..runs.cache import model_entry
-    from ..runs.job import inputs
-    from ..site.explorers import EXPLORERS
+    """The keys of the entries that the site build reads for its explorers (their models,
+    the VAE's activity), recorded as it reads them; an explorer whose model the cache lacks
+    is said, and the pack goes without it."""
+    from ..runs.cache import RECORD_ENV
+    from ..runs.job import is_trained
+    from ..site.explorers import EXPLORERS, describe
 
-    keys = []
-    for e in EXPLORERS:
-        i = inputs(j := e.job(scale))
-        entry = model_entry(i.model, j.train, i.x_train, i.x_val)
-        if entry.valid():
-            keys.append(entry.key)
-        else:
-            print(f"explorer {e.name}: the cache lacks its model; the pack goes without it")
-    return keys
+    with tempfile.TemporaryDirectory(prefix="evae-lite-pack-") as tmp:
+        record = Path(tmp) / "keys.txt"
+        record.touch()
+        saved = os.environ.get(RECORD_ENV)
+        os.environ[RECORD_ENV] = str(record)
+        try:
+            for e in EXPLORERS:
+                if is_trained(e.job(scale)):
+                    describe(e, scale)  # what the build reads: the model, a VAE's activity
+                else:
+                    print(f"explorer {e.name}: the cache lacks its model; the pack goes without it")
+        finally:
+            if saved is None:
+                os.environ.pop(RECORD_ENV, None)
+            else:
+                os.environ[RECORD_ENV] = saved
+        return sorted(set(record.read_text().split()))
 
 
 def main(argv=None) -> int:
