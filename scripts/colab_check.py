@@ -221,9 +221,11 @@ def said(printed: dict) -> list[str]:
 
 
 def shown(printed: dict) -> list[str]:
-    """What the chapter printed on stdout, but the setup's line naming the pack's URL."""
+    """What the chapter printed on stdout, but the line a live kernel on a CPU adds to say
+    what keeps the chapter short (it names the pack's URL; a batch run, as the committed
+    chapters were made, does not print it)."""
     return [
-        "\n".join(x for x in out.splitlines() if not x.startswith("CPU: the results pack ("))
+        "\n".join(x for x in out.splitlines() if not x.startswith("CPU: "))
         for out in printed["stdout"]
     ]
 

@@ -310,6 +310,42 @@ def test_a_path_outside_the_pack_is_refused(packed, tmp_path, monkeypatch, serve
     assert requested == ["/manifest.json"] and calls == [1]
 
 
+@pytest.mark.parametrize("case", ["held", "lacked", "down", "corrupt", "unconfigured"])
+def test_pretrained_require_stops_where_the_pack_cannot_supply(
+    packed, tmp_path, monkeypatch, serve, case
+):
+    """EVAE_LITE_PRETRAINED=require: a model the pack holds is fetched; a key it lacks, a
+    server that does not answer, a file that fails its hash, or no pack at all stops with a
+    PackError saying why, and nothing is trained."""
+    res, pack, key = packed
+    url, requested = serve(pack)
+    sha = _sha(pack / "manifest.json")
+    if case == "corrupt":
+        blob = (pack / f"{key}.checkpoint.pt").read_bytes()
+        (pack / f"{key}.checkpoint.pt").write_bytes(blob[:-1] + bytes([blob[-1] ^ 1]))
+    if case == "down":
+        url = "http://127.0.0.1:9/"  # the discard port: nothing answers there
+    _use(monkeypatch, url, sha, tmp_path / "results")
+    if case == "unconfigured":
+        monkeypatch.delenv("EVAE_LITE_PACK_URL")
+        monkeypatch.delenv("EVAE_LITE_PACK_SHA256")
+    monkeypatch.setenv("EVAE_LITE_PRETRAINED", "require")
+    _no_training(monkeypatch)
+    tcfg = TCFG.replace(seed=1) if case == "lacked" else TCFG
+    if case == "held":
+        assert _same_weights(cached_train(CFG, tcfg, _x(), progress=False), res)
+        return
+    why = {
+        "lacked": "does not hold model-",
+        "down": "cannot download",
+        "corrupt": "not the manifest's",
+        "unconfigured": "no pack is configured",
+    }[case]
+    with pytest.raises(fetch.PackError) as err:
+        cached_train(CFG, tcfg, _x(), progress=False)
+    assert why in str(err.value) and "EVAE_LITE_PRETRAINED=require" in str(err.value)
+
+
 @pytest.mark.parametrize("given", ["EVAE_LITE_PACK_URL", "EVAE_LITE_PACK_SHA256"])
 def test_half_a_configuration_is_said_and_computes(tmp_path, monkeypatch, capsys, given):
     monkeypatch.setenv("EVAE_LITE_PRETRAINED", "1")

@@ -5,7 +5,8 @@ the entry must have the size and sha256 the manifest records, and must load with
 code: JSON parsed as JSON, weights (``*.pt``, sealed or not) by ``torch.load`` with
 ``weights_only=True``. Only then are the files written into the local entry and sealed, so
 that the caller gets a hit. Anything refused is said in one line on stderr, and the caller
-computes the entry instead.
+computes the entry instead; with ``EVAE_LITE_PRETRAINED=require`` it is a PackError instead,
+as is a key the pack lacks, so that nothing is trained or measured.
 
 The local entry's info is the record's, and ``pack``: the manifest's URL. A model whose
 checkpoint the pack holds without Adam's moments keeps the record's
@@ -27,7 +28,14 @@ from dataclasses import dataclass
 from urllib.parse import urljoin
 
 from ..sealed import HEADER, SealError, atomic_write, unseal
-from .source import PackConfigError, PackSource, pack_source
+from .source import (
+    ENV_PRETRAINED,
+    REQUIRE,
+    PackConfigError,
+    PackSource,
+    pack_source,
+    pretrained_required,
+)
 
 FORMAT = "evae-lite pack 1"
 MANIFEST = "manifest.json"
@@ -63,11 +71,18 @@ def say(message: str) -> None:
         print(f"evae-lite: {message}", file=sys.stderr, flush=True)
 
 
+def _instead(message: str, what: str = "computing instead") -> None:
+    """Say `message` and let the caller compute; under EVAE_LITE_PRETRAINED=require, stop."""
+    if pretrained_required():
+        raise PackError(f"{message}; {ENV_PRETRAINED}={REQUIRE}: nothing is computed")
+    say(f"{message}; {what}")
+
+
 def _source() -> PackSource | None:
     try:
         return pack_source()
     except PackConfigError as err:
-        say(f"{err}; computing instead")
+        _instead(str(err))
         return None
 
 
@@ -86,10 +101,15 @@ def fetch_entry(entry, needs: tuple[str, ...]) -> bool:
     try:
         entries = manifest(src)
     except PackError as err:
-        say(f"{err}; computing instead")
+        _instead(str(err))
         return False
     raw = entries.get(entry.key)
     if raw is None:  # not in the pack (a new setting, or new code): computed as ever
+        if pretrained_required():
+            raise PackError(
+                f"the pack {src.url} does not hold {entry.key} (other settings, or code "
+                f"changed since it was written); {ENV_PRETRAINED}={REQUIRE}: nothing is computed"
+            )
         return False
     where = f"pack entry {entry.key}"
     try:
@@ -99,7 +119,7 @@ def fetch_entry(entry, needs: tuple[str, ...]) -> bool:
             for name, f in files.items()
         }
     except PackError as err:
-        say(f"{err}; computing it here instead")
+        _instead(str(err), "computing it here instead")
         return False
     for name, blob in blobs.items():
         atomic_write(entry.dir / name, blob)

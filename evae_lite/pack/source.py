@@ -7,7 +7,9 @@ that the manifest, and through it every file, is fixed by this module. While no 
 published both are None and fetching is off.
 
 ``EVAE_LITE_PACK_URL`` and ``EVAE_LITE_PACK_SHA256`` override them (another pack, a local
-server); ``EVAE_LITE_PRETRAINED=0`` switches fetching off whatever is configured.
+server); ``EVAE_LITE_PRETRAINED=0`` switches fetching off whatever is configured, and
+``EVAE_LITE_PRETRAINED=require`` stops (a PackError) wherever the pack cannot supply an
+entry, instead of computing it.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ ENV_URL = "EVAE_LITE_PACK_URL"
 ENV_SHA256 = "EVAE_LITE_PACK_SHA256"
 ENV_PRETRAINED = "EVAE_LITE_PRETRAINED"
 _OFF = ("0", "false", "no", "off")
+REQUIRE = "require"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -45,6 +48,12 @@ def pretrained_allowed() -> bool:
     return os.environ.get(ENV_PRETRAINED, "").strip().lower() not in _OFF
 
 
+def pretrained_required() -> bool:
+    """True when EVAE_LITE_PRETRAINED says require: what the pack cannot supply stops the
+    run instead of being computed."""
+    return os.environ.get(ENV_PRETRAINED, "").strip().lower() == REQUIRE
+
+
 def pack_source() -> PackSource | None:
     """The configured pack (environment first, then this module), or None when fetching is
     off. A URL without a hash (or the reverse), or a hash that is not 64 hex digits, is a
@@ -54,6 +63,11 @@ def pack_source() -> PackSource | None:
     url = os.environ.get(ENV_URL, "").strip() or PACK_URL
     sha = os.environ.get(ENV_SHA256, "").strip().lower() or PACK_MANIFEST_SHA256
     if not url and not sha:
+        if pretrained_required():
+            raise PackConfigError(
+                f"{ENV_PRETRAINED}={REQUIRE}, and no pack is configured ({ENV_URL} and "
+                f"{ENV_SHA256}, or evae_lite/pack/source.py)"
+            )
         return None
     if not url or not sha:
         given, lacking = (ENV_SHA256, ENV_URL) if sha else (ENV_URL, ENV_SHA256)
