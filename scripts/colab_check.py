@@ -9,7 +9,7 @@ What a Colab reader gets, run in a fresh virtual environment against the working
    them; not the package's own dependencies: the install cell pulls those. Colab runs Python
    3.12; this machine's only torch wheel (/opt/wheels) is for 3.11, so the venv is 3.11 here
    (--python and --torch choose others);
-3. the chapter's own install cell (its parameters cell), run where evae_lite is not
+3. the chapter's own install cell (the cell tagged install), run where evae_lite is not
    importable, its pip target replaced by the wheel: it must install and print nothing;
 4. the chapter executed by papermill at --scale with the pack's server down: it must say so
    in one line (``evae-lite: cannot download ...``) and train (cache entries not from a pack);
@@ -112,9 +112,9 @@ def _has(python: Path, module: str) -> bool:
 
 
 def install_cell(chapter: Path, wheel: Path) -> str:
-    """The chapter's parameters cell with its pip target replaced by the wheel."""
+    """The chapter's install cell with its pip target replaced by the wheel."""
     cells = json.loads(chapter.read_text())["cells"]
-    source = "".join(cells[pin_install.parameters_cell(cells, chapter.name)]["source"])
+    source = "".join(cells[pin_install.install_cell(cells, chapter.name)]["source"])
     url = pin_install.install_url(pin_install.version())
     if source.count(url) != 1:
         raise Failed(f"{chapter.name}'s install cell does not name {url} once")

@@ -1,13 +1,14 @@
 """Pin every chapter's install cell to the package's release: python scripts/pin_install.py
 
-The parameters cell of each chapter in book/ ends with the install code that Colab (or any
-kernel without evae_lite) runs: pip installs the release tagged ``v{version}``, the version
-in pyproject.toml (its one place), quietly: nothing is printed on success, pip's own output
-on failure. Run this after changing the version (the release workflow refuses a tag whose
-chapters pin another). Only that code changes: the cell's parameters, tags and outputs, and
-the rest of the notebook, are kept byte for byte (the JSON is written back in its own key
-order); nothing is executed. ``--check`` changes nothing and exits 1 naming the chapters
-that differ.
+Each chapter in book/ has one code cell tagged ``install`` (after its parameters cell, hidden
+in the book) that Colab, or any kernel without evae_lite, runs: pip installs the release
+tagged ``v{version}``, the version in pyproject.toml (its one place), quietly: nothing is
+printed on success, pip's own output on failure. It is a cell of its own so that the
+parameters cell holds only parameters, which papermill reads without complaint. Run this
+after changing the version (the release workflow refuses a tag whose chapters pin another).
+Only that cell's code changes: its tags and the rest of the notebook are kept byte for byte
+(the JSON is written back in its own key order); nothing is executed. ``--check`` changes
+nothing and exits 1 naming the chapters that differ.
 """
 
 from __future__ import annotations
@@ -22,8 +23,7 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 REPOSITORY = "https://github.com/evae-lite/evae-lite"  # as in _config.yml's repository.url
-# where the install code starts in the parameters cell: its first import
-START = re.compile(r"^import importlib\.util\b", re.M)
+INSTALL_TAG = "install"  # the tag of the cell that installs the package
 
 INSTALL = """import importlib.util
 import subprocess
@@ -31,9 +31,8 @@ import sys
 
 if importlib.util.find_spec("evae_lite") is None:  # Colab, Binder: install the release
     url = "{url}"
-    pip = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", url], capture_output=True, text=True
-    )
+    cmd = [sys.executable, "-m", "pip", "install", "-q", url]
+    pip = subprocess.run(cmd, capture_output=True, text=True)
     if pip.returncode:  # nothing is printed on success; pip's own words on failure
         raise RuntimeError(f"pip install {{url}} failed:\\n{{pip.stdout}}{{pip.stderr}}")"""
 
@@ -60,32 +59,26 @@ def chapters(root: Path = ROOT) -> list[Path]:
     return sorted((root / "book").glob("[0-9]*.ipynb"))
 
 
-def parameters_cell(cells: list, where: str) -> int:
-    """The index of the one cell tagged `parameters`."""
-    found = [i for i, c in enumerate(cells) if "parameters" in c["metadata"].get("tags", [])]
+def tagged_cell(cells: list, tag: str, where: str) -> int:
+    """The index of the one cell tagged `tag`."""
+    found = [i for i, c in enumerate(cells) if tag in c["metadata"].get("tags", [])]
     if len(found) != 1:
-        raise ValueError(f"{where} has {len(found)} cells tagged parameters, not one")
+        raise ValueError(f"{where} has {len(found)} cells tagged {tag}, not one")
     return found[0]
 
 
-def pinned(source: str, code: str, where: str) -> str:
-    """`source` (a parameters cell) with its install code, from `import importlib.util` on,
-    replaced by `code`."""
-    m = START.search(source)
-    if m is None:
-        raise ValueError(f"{where}: its parameters cell has no line 'import importlib.util'")
-    return source[: m.start()] + code
+def install_cell(cells: list, where: str) -> int:
+    """The index of the chapter's install cell: the one tagged `install`."""
+    return tagged_cell(cells, INSTALL_TAG, where)
 
 
 def pin(path: Path, v: str, write: bool = True) -> bool:
     """Pin `path`'s install cell to v{v}; whether it changed (or, write=False, would)."""
     text = path.read_text(encoding="utf-8")
     nb = json.loads(text)  # the file's own key order, so that only the source changes
-    i = parameters_cell(nb["cells"], path.name)
-    cell = nb["cells"][i]
-    old = "".join(cell["source"])
-    new = pinned(old, install_code(v), path.name)
-    if new == old:
+    cell = nb["cells"][install_cell(nb["cells"], path.name)]
+    new = install_code(v)
+    if "".join(cell["source"]) == new:
         return False
     if write:
         cell["source"] = new.splitlines(keepends=True)

@@ -32,15 +32,14 @@ def _pyproject_version() -> str:
         return tomllib.load(f)["project"]["version"]
 
 
-def _cell(path: Path) -> str:
+def _cell(path: Path, tag: str = "install") -> str:
     nb = nbformat.read(path, as_version=4)
-    (cell,) = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    (cell,) = [c for c in nb.cells if tag in c.metadata.get("tags", [])]
     return cell.source
 
 
 def _install_code(path: Path) -> str:
-    source = _cell(path)
-    return source[source.index("import importlib.util") :]
+    return _cell(path)
 
 
 def test_the_script_reads_the_version_pyproject_holds():
@@ -56,6 +55,23 @@ def test_each_chapter_pins_the_release_of_this_version(path):
         f"{path.name} does not pin v{v}: run python scripts/pin_install.py"
     )
     assert code == pin_install.install_code(v), f"{path.name}: run python scripts/pin_install.py"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_the_install_cell_follows_the_parameters_and_papermill_reads_them_cleanly(path, caplog):
+    """The parameters cell holds parameters only, so papermill reads it without a warning
+    (it once warned of the install code's lines); the install cell comes right after it,
+    hidden in the book."""
+    from papermill.translators import PythonTranslator
+
+    nb = nbformat.read(path, as_version=4)
+    tags = [c.metadata.get("tags", []) for c in nb.cells]
+    i = next(k for k, t in enumerate(tags) if "parameters" in t)
+    assert "install" in tags[i + 1] and "remove-cell" in tags[i + 1]
+    with caplog.at_level("WARNING", logger="papermill"):
+        names = [p.name for p in PythonTranslator.inspect(nb.cells[i])]
+    assert not caplog.records, [r.getMessage() for r in caplog.records]
+    assert names[0] == "scale" and "url" not in names
 
 
 def test_the_install_code_is_the_same_in_every_chapter():
@@ -82,7 +98,7 @@ def test_pinning_changes_only_the_install_code(tmp_path):
 
 
 def _run_cell(requirement: str) -> subprocess.CompletedProcess:
-    """The first chapter's parameters cell in a fresh interpreter that lacks evae_lite, its
+    """The first chapter's install cell in a fresh interpreter that lacks evae_lite, its
     pip target replaced by `requirement`, pip kept off the network."""
     source = _cell(CHAPTERS[0])
     url = pin_install.install_url(_pyproject_version())
