@@ -259,79 +259,83 @@ def install(chapter: Path, tmp: Path, python: str, torch: str) -> tuple[Path, Pa
     return venv, work
 
 
-def check(chapter: Path, scale: str, tmp: Path, python: str, torch: str) -> None:
-    t_all = time.perf_counter()
-    venv, work = install(chapter, tmp, python, torch)
-    vpy = venv / "bin" / "python"
-
-    t = step(f"{chapter.name} at scale={scale}, the pack's server down")
+def server_down(venv, chapter, scale, work, tmp) -> tuple[dict, dict, str]:
+    """The chapter on an empty cache, its pack's server down: it must say so in one line and
+    compute every entry; (what it printed, its entries, the line)."""
     dead = f"http://127.0.0.1:{free_port()}/manifest.json"
-    first = tmp / "results-trained"
-    printed1 = execute(
+    results = tmp / "results-trained"
+    printed = execute(
         venv,
         chapter,
         tmp / "trained.ipynb",
         scale,
         work,
-        EVAE_LITE_RESULTS=first,
+        EVAE_LITE_RESULTS=results,
         EVAE_LITE_PRETRAINED=1,
         EVAE_LITE_PACK_URL=dead,
         EVAE_LITE_PACK_SHA256="0" * 64,
     )
-    lines = said(printed1)
+    lines = said(printed)
     if len(lines) != 1 or "cannot download" not in lines[0] or "computing" not in lines[0]:
         raise Failed(f"expected one line saying the download failed, got {lines}")
-    made = entries(first)
-    trained = [k for k, info in made.items() if k.startswith("model-") and "pack" not in info]
-    if not trained or any("pack" in info for info in made.values()):
+    made = entries(results)
+    if not any(k.startswith("model-") for k in made) or any("pack" in i for i in made.values()):
         raise Failed(f"expected models trained here, got {made}")
-    device = [x for out in printed1["stdout"] for x in out.splitlines() if x.startswith("device:")]
-    done(t, f"{len(trained)} models trained, {len(made)} entries; said: {lines[0]}; {device[0]}")
+    return printed, made, lines[0]
 
-    t = step("a pack of those entries, served; the chapter again on an empty cache")
-    pack = tmp / "pack"
-    wrote = run(
-        [vpy, "-m", "evae_lite.pack", "write", "--scale", scale, "--out", pack]
-        + ["--cache", first],
-        env=venv_env(venv),
-        cwd=work,
-    ).stdout
-    sha = run(
-        [
-            vpy,
-            "-c",
-            "import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], 'rb')"
-            ".read()).hexdigest())",
-            pack / "manifest.json",
-        ]
-    ).stdout.strip()
-    second = tmp / "results-fetched"
-    with served(pack, vpy) as url:
-        printed2 = execute(
+
+def from_pack(venv, chapter, scale, work, tmp, pack: Path) -> tuple[dict, dict, str]:
+    """The chapter on an empty cache, `pack` served: every entry fetched, nothing computed,
+    nothing said; (what it printed, its entries, the line saying what keeps it short)."""
+    sha = hashlib.sha256((pack / "manifest.json").read_bytes()).hexdigest()
+    results = tmp / "results-fetched"
+    with served(pack, venv / "bin" / "python") as url:
+        printed = execute(
             venv,
             chapter,
             tmp / "fetched.ipynb",
             scale,
             work,
-            EVAE_LITE_RESULTS=second,
+            EVAE_LITE_RESULTS=results,
             EVAE_LITE_PRETRAINED=1,
             EVAE_LITE_PACK_URL=url + "manifest.json",
             EVAE_LITE_PACK_SHA256=sha,
         )
-    got = entries(second)
+    got = entries(results)
     computed = [k for k, info in got.items() if info.get("pack") != url + "manifest.json"]
-    if computed or set(got) != set(made):
-        raise Failed(f"computed here despite the pack: {computed}; entries {sorted(got)}")
-    if said(printed2):
-        raise Failed(f"the pack's run said {said(printed2)}")
+    if not got or computed:
+        raise Failed(f"computed here despite the pack: {computed or 'no entries at all'}")
+    if said(printed):
+        raise Failed(f"the pack's run said {said(printed)}")
+    note = [x for out in printed["stdout"] for x in out.splitlines() if x.startswith("CPU:")]
+    return printed, got, note[0] if note else "no CPU line"
+
+
+def check(chapter: Path, scale: str, tmp: Path, python: str, torch: str) -> None:
+    """Steps 4 and 5: trained with the server down, then from a pack of what that made."""
+    t_all = time.perf_counter()
+    venv, work = install(chapter, tmp, python, torch)
+
+    t = step(f"{chapter.name} at scale={scale}, the pack's server down")
+    printed1, made, line = server_down(venv, chapter, scale, work, tmp)
+    device = [x for out in printed1["stdout"] for x in out.splitlines() if x.startswith("device:")]
+    done(t, f"{len(made)} entries computed; said: {line}; {device[0]}")
+
+    t = step("a pack of those entries, served; the chapter again on an empty cache")
+    pack = tmp / "pack"
+    write = [venv / "bin" / "python", "-m", "evae_lite.pack", "write", "--scale", scale]
+    cache = ["--cache", tmp / "results-trained"]
+    wrote = run([*write, "--out", pack, *cache], env=venv_env(venv), cwd=work)
+    printed2, got, note = from_pack(venv, chapter, scale, work, tmp, pack)
+    if set(got) != set(made):
+        raise Failed(f"the pack's run used other entries: {sorted(set(got) ^ set(made))}")
     diff = first_difference(shown(printed1), shown(printed2))
     if diff:
         raise Failed(f"from the pack, {diff}")
-    note = [x for out in printed2["stdout"] for x in out.splitlines() if x.startswith("CPU:")]
     done(
         t,
-        f"{wrote.splitlines()[0]}; all {len(got)} entries fetched, nothing trained, the "
-        f"same printed output; {note[0] if note else 'no CPU line'}",
+        f"{wrote.stdout.splitlines()[0]}; all {len(got)} entries fetched, nothing trained, "
+        f"the same printed output; {note}",
     )
     print(f"== passed in {time.perf_counter() - t_all:.0f} s")
 
@@ -342,64 +346,27 @@ def check_pack(chapter: Path, scale: str, tmp: Path, python: str, torch: str, pa
     output; then with the server down, saying so in one line, training, and printing it too."""
     t_all = time.perf_counter()
     venv, work = install(chapter, tmp, python, torch)
-    vpy = venv / "bin" / "python"
     want = shown(committed(chapter))
-    sha = hashlib.sha256((pack / "manifest.json").read_bytes()).hexdigest()
 
     t = step(f"{chapter.name} at scale={scale}, the pack {pack.name} served, an empty cache")
-    fetched = tmp / "results-fetched"
-    with served(pack, vpy) as url:
-        printed = execute(
-            venv,
-            chapter,
-            tmp / "fetched.ipynb",
-            scale,
-            work,
-            EVAE_LITE_RESULTS=fetched,
-            EVAE_LITE_PRETRAINED=1,
-            EVAE_LITE_PACK_URL=url + "manifest.json",
-            EVAE_LITE_PACK_SHA256=sha,
-        )
-    got = entries(fetched)
-    computed = [k for k, info in got.items() if info.get("pack") != url + "manifest.json"]
-    if not got or computed:
-        raise Failed(f"computed here despite the pack: {computed or 'no entries at all'}")
-    if said(printed):
-        raise Failed(f"the pack's run said {said(printed)}")
+    printed, got, note = from_pack(venv, chapter, scale, work, tmp, pack)
     diff = first_difference(want, shown(printed))
     if diff:
         raise Failed(f"from the pack, against the committed chapter: {diff}")
-    note = [x for out in printed["stdout"] for x in out.splitlines() if x.startswith("CPU:")]
     done(
         t,
         f"all {len(got)} entries fetched, nothing trained or measured, the committed "
-        f"chapter's printed output; {note[0] if note else 'no CPU line'}",
+        f"chapter's printed output; {note}",
     )
 
     t = step(f"{chapter.name} at scale={scale}, the pack's server down, an empty cache")
-    dead = f"http://127.0.0.1:{free_port()}/manifest.json"
-    trained_here = tmp / "results-trained"
-    printed = execute(
-        venv,
-        chapter,
-        tmp / "trained.ipynb",
-        scale,
-        work,
-        EVAE_LITE_RESULTS=trained_here,
-        EVAE_LITE_PRETRAINED=1,
-        EVAE_LITE_PACK_URL=dead,
-        EVAE_LITE_PACK_SHA256=sha,
-    )
-    lines = said(printed)
-    if len(lines) != 1 or "cannot download" not in lines[0] or "computing" not in lines[0]:
-        raise Failed(f"expected one line saying the download failed, got {lines}")
-    made = entries(trained_here)
-    if any("pack" in info for info in made.values()) or set(made) != set(got):
-        raise Failed(f"expected the same entries, computed here; got {sorted(made)}")
+    printed, made, line = server_down(venv, chapter, scale, work, tmp)
+    if set(made) != set(got):
+        raise Failed(f"the run used other entries than the pack's: {sorted(set(got) ^ set(made))}")
     diff = first_difference(want, shown(printed))
     if diff:
         raise Failed(f"trained here, against the committed chapter: {diff}")
-    done(t, f"said: {lines[0]}; {len(made)} entries computed; the committed printed output")
+    done(t, f"said: {line}; {len(made)} entries computed; the committed printed output")
     print(f"== passed in {time.perf_counter() - t_all:.0f} s")
 
 
