@@ -342,8 +342,8 @@ def test_the_repository_url_has_one_source():
     want = f'url = "evae-lite @ git+{url}@v'
     for nb in sorted((ROOT / "book").glob("[0-9]*.ipynb")):
         cells = json.loads(nb.read_text())["cells"]
-        params = next(c for c in cells if "parameters" in c["metadata"].get("tags", []))
-        assert want in "".join(params["source"]), f"{nb.name} installs from another URL"
+        install = next(c for c in cells if "install" in c["metadata"].get("tags", []))
+        assert want in "".join(install["source"]), f"{nb.name} installs from another URL"
 
 
 EXPLORER_READY = """(name) => new Promise(res => {
