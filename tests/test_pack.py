@@ -762,3 +762,24 @@ def test_explorers_the_cache_lacks_are_said_and_left_out(data_dir, tmp_path, mon
     monkeypatch.setenv("EVAE_LITE_RESULTS", str(tmp_path / "empty"))
     assert _explorer_keys("smoke") == []
     assert "explorer ch07-evae: the cache lacks its model" in capsys.readouterr().out
+
+
+def test_write_chapters_records_every_entry_a_chapter_reads(data_dir, tmp_path, monkeypatch):
+    """`write --chapters`' keys: what the chapter's kernel used (here all it made in an empty
+    cache), nothing else; explorers whose models the cache lacks are left out, not trained."""
+    from evae_lite.pack.__main__ import _chapter_keys
+
+    cache_root = tmp_path / "cache"
+    for k, v in {
+        "EVAE_LITE_RESULTS": cache_root,
+        # what batch.run sets for the kernels, restored after the test
+        "EVAE_LITE_SCALE": "smoke",
+        "EVAE_LITE_FIGURES": tmp_path / "figures",
+        "EVAE_LITE_BATCH": 1,
+    }.items():
+        monkeypatch.setenv(k, str(v))
+    chapter = Path(__file__).resolve().parent.parent / "book" / "05_epitomic_vae.ipynb"
+    keys = _chapter_keys([str(chapter)], "smoke")
+    made = sorted(m.parent.name for m in cache_root.glob("*/manifest.json"))
+    assert keys is not None and made and sorted(set(keys)) == made
+    assert os.environ.get(cache.RECORD_ENV) is None  # the recording is over

@@ -20,60 +20,58 @@ import shlex
 import subprocess
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 
-def _chapter_keys(notebooks: list[str], scale: str) -> list[str] | None:
-    """Run the chapters at `scale` with the cache recording its entries; the keys, or None
-    when a chapter failed."""
-    from ..batch import chapters
-    from ..batch import run as run_chapters
+@contextmanager
+def _recording(*also: str):
+    """A file into which the results cache writes the key of every entry it serves while the
+    block runs; EVAE_LITE_PACK_RECORD, and the variables named in `also`, restored after."""
     from ..runs.cache import RECORD_ENV
 
-    # batch.run has the chapters' kernels import this very package (not another installed
-    # copy), so that the keys they record are the keys of the code that writes the pack
     with tempfile.TemporaryDirectory(prefix="evae-lite-pack-") as tmp:
         record = Path(tmp) / "keys.txt"
         record.touch()
-        saved = {k: os.environ.get(k) for k in (RECORD_ENV, "PYTHONPATH")}
+        saved = {k: os.environ.get(k) for k in (RECORD_ENV, *also)}
         os.environ[RECORD_ENV] = str(record)
         try:
-            failed = run_chapters(chapters(notebooks), scale, Path(tmp) / "executed")
+            yield record
         finally:
             for k, v in saved.items():
                 if v is None:
                     os.environ.pop(k, None)
                 else:
                     os.environ[k] = v
-        if failed:
-            return None
-        return record.read_text().split() + _explorer_keys(scale)
+
+
+def _chapter_keys(notebooks: list[str], scale: str) -> list[str] | None:
+    """Run the chapters at `scale` with the cache recording its entries; the keys (and the
+    site build's, `_explorer_keys`), or None when a chapter failed."""
+    from ..batch import chapters
+    from ..batch import run as run_chapters
+
+    # batch.run has the chapters' kernels import this very package (not another installed
+    # copy), so that the keys they record are the keys of the code that writes the pack
+    with _recording("PYTHONPATH") as record:
+        failed = run_chapters(chapters(notebooks), scale, record.parent / "executed")
+        keys = record.read_text().split()
+    return None if failed else keys + _explorer_keys(scale)
 
 
 def _explorer_keys(scale: str) -> list[str]:
     """The keys of the entries that the site build reads for its explorers (their models,
     the VAE's activity), recorded as it reads them; an explorer whose model the cache lacks
     is said, and the pack goes without it."""
-    from ..runs.cache import RECORD_ENV
     from ..runs.job import is_trained
     from ..site.explorers import EXPLORERS, describe
 
-    with tempfile.TemporaryDirectory(prefix="evae-lite-pack-") as tmp:
-        record = Path(tmp) / "keys.txt"
-        record.touch()
-        saved = os.environ.get(RECORD_ENV)
-        os.environ[RECORD_ENV] = str(record)
-        try:
-            for e in EXPLORERS:
-                if is_trained(e.job(scale)):
-                    describe(e, scale)  # what the build reads: the model, a VAE's activity
-                else:
-                    print(f"explorer {e.name}: the cache lacks its model; the pack goes without it")
-        finally:
-            if saved is None:
-                os.environ.pop(RECORD_ENV, None)
+    with _recording() as record:
+        for e in EXPLORERS:
+            if is_trained(e.job(scale)):
+                describe(e, scale)  # what the build reads: the model, a VAE's activity
             else:
-                os.environ[RECORD_ENV] = saved
+                print(f"explorer {e.name}: the cache lacks its model; the pack goes without it")
         return sorted(set(record.read_text().split()))
 
 
