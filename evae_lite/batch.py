@@ -13,6 +13,7 @@ import argparse
 import os
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from .runs.scales import SCALE_NAMES
@@ -42,6 +43,41 @@ def strip_injected(path: Path) -> None:
         nbformat.write(nb, path)
 
 
+@contextmanager
+def _kernel_env(fig_dir: Path, scale: str):
+    """The environment the chapters' kernels inherit while one runs, restored after it: the
+    figures' folder, the scale, no live progress widgets, and this very package first on
+    the path (not another installed copy of it)."""
+    pkg_root = str(Path(__file__).resolve().parent.parent)
+    path = os.environ.get("PYTHONPATH", "")
+    kernel = {
+        "EVAE_LITE_FIGURES": str(fig_dir),
+        "EVAE_LITE_SCALE": scale,
+        "EVAE_LITE_BATCH": "1",  # no live progress widgets in saved notebooks
+        "PYTHONPATH": path
+        if pkg_root in path.split(os.pathsep)
+        else os.pathsep.join(p for p in (pkg_root, path) if p),
+    }
+    with environment(kernel):
+        yield
+
+
+@contextmanager
+def environment(values: dict[str, str]):
+    """`values` set in os.environ while the block runs (child processes inherit them), and
+    the variables as they were after it, unset where they were unset."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def run(paths, scale: str, out_dir: Path | None, inplace: bool = False, timeout=None) -> int:
     import papermill as pm
     from tqdm.auto import tqdm
@@ -55,28 +91,20 @@ def run(paths, scale: str, out_dir: Path | None, inplace: bool = False, timeout=
         target = nb if inplace else out_dir / nb.name
         target.parent.mkdir(parents=True, exist_ok=True)
         fig_dir = (out_dir or ROOT / "_executed" / scale) / "figures" / nb.stem
-        os.environ["EVAE_LITE_FIGURES"] = str(fig_dir)
-        os.environ["EVAE_LITE_SCALE"] = scale
-        os.environ["EVAE_LITE_BATCH"] = "1"  # no live progress widgets in saved notebooks
-        # the kernels import this very package, not another installed copy of it
-        pkg_root = str(Path(__file__).resolve().parent.parent)
-        if pkg_root not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
-            os.environ["PYTHONPATH"] = os.pathsep.join(
-                p for p in (pkg_root, os.environ.get("PYTHONPATH")) if p
-            )
         t0 = time.perf_counter()
         try:
-            pm.execute_notebook(
-                str(nb),
-                str(target),
-                # In place, the scale comes from the environment: an injected cell saying
-                # scale="book" would make the committed chapter ignore EVAE_LITE_SCALE.
-                parameters={} if inplace else {"scale": scale},
-                cwd=str(nb.parent),
-                kernel_name="python3",
-                progress_bar=False,
-                execution_timeout=timeout,
-            )
+            with _kernel_env(fig_dir, scale):
+                pm.execute_notebook(
+                    str(nb),
+                    str(target),
+                    # In place, the scale comes from the environment: an injected cell saying
+                    # scale="book" would make the committed chapter ignore EVAE_LITE_SCALE.
+                    parameters={} if inplace else {"scale": scale},
+                    cwd=str(nb.parent),
+                    kernel_name="python3",
+                    progress_bar=False,
+                    execution_timeout=timeout,
+                )
             if inplace:
                 strip_injected(target)
             status = "ok"

@@ -153,24 +153,11 @@ def served(folder: Path, python: Path):
 
 
 def execute(venv, chapter, out, scale, work, **env) -> dict:
-    """Run the chapter with papermill in the venv; what it printed (stdout and stderr, per
-    code cell) and the notebook's path."""
+    """Run the chapter with papermill in the venv; what it printed (`printed_by`)."""
     python = venv / "bin" / "python"
     cmd = [python, "-m", "papermill", chapter, out, "-p", "scale", scale, "-k", KERNEL]
     run([*cmd, "--cwd", work, "--no-progress-bar"], env=venv_env(venv, **env))
-    cells = code_cells(json.loads(Path(out).read_text()))
-
-    def text(c, name):
-        return "".join(
-            "".join(o.get("text", ""))
-            for o in c.get("outputs", [])
-            if o.get("output_type") == "stream" and o.get("name") == name
-        )
-
-    return {
-        "stdout": [text(c, "stdout") for c in cells],
-        "stderr": [text(c, "stderr") for c in cells],
-    }
+    return printed_by(json.loads(Path(out).read_text()))
 
 
 def code_cells(nb: dict) -> list[dict]:
@@ -183,19 +170,18 @@ def code_cells(nb: dict) -> list[dict]:
     ]
 
 
-def committed(chapter: Path) -> dict:
-    """What the committed chapter printed on stdout, per code cell (as `execute` gives)."""
-    cells = code_cells(json.loads(chapter.read_text()))
-    return {
-        "stdout": [
-            "".join(
-                "".join(o.get("text", ""))
-                for o in c.get("outputs", [])
-                if o.get("output_type") == "stream" and o.get("name") == "stdout"
-            )
-            for c in cells
-        ]
-    }
+def printed_by(nb: dict) -> dict:
+    """What a chapter's code cells printed, per cell: {"stdout": [...], "stderr": [...]}."""
+    cells = code_cells(nb)
+
+    def text(c, name):
+        return "".join(
+            "".join(o.get("text", ""))
+            for o in c.get("outputs", [])
+            if o.get("output_type") == "stream" and o.get("name") == name
+        )
+
+    return {name: [text(c, name) for c in cells] for name in ("stdout", "stderr")}
 
 
 def first_difference(want: list[str], got: list[str]) -> str | None:
@@ -346,7 +332,7 @@ def check_pack(chapter: Path, scale: str, tmp: Path, python: str, torch: str, pa
     output; then with the server down, saying so in one line, training, and printing it too."""
     t_all = time.perf_counter()
     venv, work = install(chapter, tmp, python, torch)
-    want = shown(committed(chapter))
+    want = shown(printed_by(json.loads(chapter.read_text())))
 
     t = step(f"{chapter.name} at scale={scale}, the pack {pack.name} served, an empty cache")
     printed, got, note = from_pack(venv, chapter, scale, work, tmp, pack)

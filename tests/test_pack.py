@@ -10,8 +10,6 @@ import pickle
 import shutil
 import subprocess
 import sys
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -20,7 +18,7 @@ import torch
 import evae_lite.train as train_mod
 from evae_lite import ModelConfig, TrainConfig
 from evae_lite.pack import fetch
-from evae_lite.pack.__main__ import _explorer_keys, main
+from evae_lite.pack.__main__ import _chapter_keys, _explorer_keys, main
 from evae_lite.pack.write import write_pack
 from evae_lite.runs import cache
 from evae_lite.runs.cache import Entry, cached_train, model_key
@@ -54,36 +52,6 @@ def _fresh_process_state():
     yield
     fetch._manifests.clear()
     fetch._said.clear()
-
-
-@pytest.fixture
-def serve():
-    """serve(folder) -> (base URL, list of the paths requested), on a local HTTP server."""
-    servers = []
-
-    def start(folder):
-        requested = []
-
-        class Handler(SimpleHTTPRequestHandler):
-            def __init__(self, *a, **k):
-                super().__init__(*a, directory=str(folder), **k)
-
-            def log_message(self, *a):
-                pass
-
-            def do_GET(self):
-                requested.append(self.path)
-                super().do_GET()
-
-        srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=srv.serve_forever, daemon=True).start()
-        servers.append(srv)
-        return f"http://127.0.0.1:{srv.server_port}/", requested
-
-    yield start
-    for srv in servers:
-        srv.shutdown()
-        srv.server_close()
 
 
 def _use(monkeypatch, url, sha256, results):
@@ -767,17 +735,9 @@ def test_explorers_the_cache_lacks_are_said_and_left_out(data_dir, tmp_path, mon
 def test_write_chapters_records_every_entry_a_chapter_reads(data_dir, tmp_path, monkeypatch):
     """`write --chapters`' keys: what the chapter's kernel used (here all it made in an empty
     cache), nothing else; explorers whose models the cache lacks are left out, not trained."""
-    from evae_lite.pack.__main__ import _chapter_keys
 
     cache_root = tmp_path / "cache"
-    for k, v in {
-        "EVAE_LITE_RESULTS": cache_root,
-        # what batch.run sets for the kernels, restored after the test
-        "EVAE_LITE_SCALE": "smoke",
-        "EVAE_LITE_FIGURES": tmp_path / "figures",
-        "EVAE_LITE_BATCH": 1,
-    }.items():
-        monkeypatch.setenv(k, str(v))
+    monkeypatch.setenv("EVAE_LITE_RESULTS", str(cache_root))
     chapter = Path(__file__).resolve().parent.parent / "book" / "05_epitomic_vae.ipynb"
     keys = _chapter_keys([str(chapter)], "smoke")
     made = sorted(m.parent.name for m in cache_root.glob("*/manifest.json"))

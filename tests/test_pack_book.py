@@ -3,16 +3,13 @@ whose figures need trained models, and a grid chapter, execute under papermill a
 without training or measuring anything, and print the committed numbers.
 
 Opt-in: EVAE_LITE_BOOK_PACK names a folder holding the written book-scale pack (`python -m
-evae_lite.pack write --scale book --out DIR --chapters`: gigabytes, so it is not part of the
-repository, and CI has none). Each chapter runs in minutes.
+evae_lite.pack write --scale book --out DIR --chapters`: hundreds of MiB, so it is not part of
+the repository, and CI has none). Each chapter runs in minutes.
 """
 
 import hashlib
 import json
 import os
-import threading
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -39,73 +36,48 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+def _text(data) -> str:
+    """An output's data as text: strings and lists of lines joined, JSON (plotly's) dumped."""
+    if isinstance(data, str):
+        return data
+    return "".join(data) if isinstance(data, list) else json.dumps(data, sort_keys=True)
+
+
 def shown(nb: dict) -> list[tuple[int, str, str]]:
     """(code cell, kind, text) for everything a code cell shows a reader, in order."""
-    out, n = [], 0
-    for cell in nb["cells"]:
-        tags = cell.get("metadata", {}).get("tags", [])
-        if cell["cell_type"] != "code" or "injected-parameters" in tags:
-            continue
+    out = []
+    code = (c for c in nb["cells"] if c["cell_type"] == "code")
+    cells = [c for c in code if "injected-parameters" not in c["metadata"].get("tags", [])]
+    for n, cell in enumerate(cells):
         for o in cell.get("outputs", []):
             if o["output_type"] == "stream" and o["name"] == "stdout":
                 out.append((n, "stdout", "".join(o["text"])))
-            elif o["output_type"] in ("display_data", "execute_result"):
-                for mime, data in sorted(o["data"].items()):
-                    text = data if isinstance(data, str) else "".join(data)
-                    skip = mime in SKIP_MIME and (
-                        SKIP_MIME[mime] is None or SKIP_MIME[mime] in text
-                    )
-                    if not skip:
-                        out.append(
-                            (
-                                n,
-                                mime,
-                                text
-                                if isinstance(data, (str, list))
-                                else json.dumps(data, sort_keys=True),
-                            )
-                        )
             elif o["output_type"] == "error":
                 out.append((n, "error", o.get("ename", "") + ": " + o.get("evalue", "")))
-        n += 1
+            elif o["output_type"] in ("display_data", "execute_result"):
+                for mime, data in sorted(o["data"].items()):
+                    text = _text(data)
+                    if mime not in SKIP_MIME or (SKIP_MIME[mime] or "") not in text:
+                        out.append((n, mime, text))
     return out
-
-
-@pytest.fixture(scope="module")
-def pack_server():
-    folder = Path(PACK)
-    manifest = folder / "manifest.json"
-    assert manifest.is_file(), f"{folder} holds no manifest.json: not a written pack"
-    handler = partial(SimpleHTTPRequestHandler, directory=str(folder))
-    handler.log_message = lambda *a: None
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield (
-        f"http://127.0.0.1:{srv.server_port}/manifest.json",
-        hashlib.sha256(manifest.read_bytes()).hexdigest(),
-    )
-    srv.shutdown()
-    srv.server_close()
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_a_book_chapter_runs_from_the_pack_and_prints_the_committed_numbers(
-    chapter, pack_server, data_dir, tmp_path, monkeypatch
+    chapter, serve, data_dir, tmp_path, monkeypatch
 ):
     from evae_lite.batch import run as run_chapters
 
-    url, sha = pack_server
+    manifest = Path(PACK) / "manifest.json"
+    assert manifest.is_file(), f"{PACK} holds no manifest.json: not a written pack"
+    url = serve(Path(PACK))[0] + "manifest.json"
+    sha = hashlib.sha256(manifest.read_bytes()).hexdigest()
     results = tmp_path / "results"
     for k, v in {
         "EVAE_LITE_RESULTS": results,
         "EVAE_LITE_PRETRAINED": 1,
         "EVAE_LITE_PACK_URL": url,
         "EVAE_LITE_PACK_SHA256": sha,
-        # what batch.run sets for the kernels, restored after the test
-        "EVAE_LITE_SCALE": "book",
-        "EVAE_LITE_FIGURES": tmp_path / "figures",
-        "EVAE_LITE_BATCH": 1,
-        "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
     }.items():
         monkeypatch.setenv(k, str(v))
     # the kernel draws with matplotlib's inline backend, as the committed chapters were run,

@@ -25,24 +25,17 @@ from pathlib import Path
 
 
 @contextmanager
-def _recording(*also: str):
+def _recording():
     """A file into which the results cache writes the key of every entry it serves while the
-    block runs; EVAE_LITE_PACK_RECORD, and the variables named in `also`, restored after."""
+    block runs: EVAE_LITE_PACK_RECORD names it there, and is restored after."""
+    from ..batch import environment
     from ..runs.cache import RECORD_ENV
 
     with tempfile.TemporaryDirectory(prefix="evae-lite-pack-") as tmp:
         record = Path(tmp) / "keys.txt"
         record.touch()
-        saved = {k: os.environ.get(k) for k in (RECORD_ENV, *also)}
-        os.environ[RECORD_ENV] = str(record)
-        try:
+        with environment({RECORD_ENV: str(record)}):
             yield record
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
 
 
 def _chapter_keys(notebooks: list[str], scale: str) -> list[str] | None:
@@ -53,7 +46,7 @@ def _chapter_keys(notebooks: list[str], scale: str) -> list[str] | None:
 
     # batch.run has the chapters' kernels import this very package (not another installed
     # copy), so that the keys they record are the keys of the code that writes the pack
-    with _recording("PYTHONPATH") as record:
+    with _recording() as record:
         failed = run_chapters(chapters(notebooks), scale, record.parent / "executed")
         keys = record.read_text().split()
     return None if failed else keys + _explorer_keys(scale)

@@ -145,15 +145,13 @@ def seconds_to_train(job, steps: int = 20) -> float:
     return per_epoch * job.train.total_epochs
 
 
-def from_pack(job) -> bool:
+def from_pack(job, given) -> bool:
     """Whether the configured pack supplied the job's trained model (nothing is trained):
-    False at once where no pack is configured or the pack lacks it."""
+    False at once where no pack is configured or the pack lacks it. given: `inputs(job)`."""
     from ..runs.cache import from_pack as fetch_entry
     from ..runs.cache import model_entry
-    from ..runs.job import inputs
 
-    i = inputs(job)
-    e = model_entry(i.model, job.train, i.x_train, i.x_val)
+    e = model_entry(given.model, job.train, given.x_train, given.x_val)
     return fetch_entry(e, ("checkpoint.pt",), lock=True)
 
 
@@ -163,11 +161,12 @@ def write_all(root: Path, scale: str, log=print) -> list[Path]:
     about how long on this machine, before it starts, and shows a progress bar."""
     from ..runs import describe as describe_scale
     from ..runs import trained
-    from ..runs.job import is_trained
+    from ..runs.job import inputs, is_trained
 
     for e in EXPLORERS:
         job = e.job(scale)
-        if not is_trained(job) and not from_pack(job):
+        i = inputs(job)
+        if not is_trained(job, given=i) and not from_pack(job, i):
             minutes = seconds_to_train(job) / 60
             log(
                 f"explorer {e.name}: its model ({e.model}, D={e.D}"
@@ -175,5 +174,5 @@ def write_all(root: Path, scale: str, log=print) -> list[Path]:
                 + f") is not trained yet; training it now, about {minutes:.0f} minutes on this "
                 f"machine or more ({describe_scale(scale)})"
             )
-            trained(job, progress=True)
+            trained(job, progress=True, given=i)
     return [p for e in EXPLORERS for p in write(e, root, scale, log)]
