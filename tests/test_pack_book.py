@@ -64,7 +64,7 @@ def shown(nb: dict) -> list[tuple[int, str, str]]:
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_a_book_chapter_runs_from_the_pack_and_prints_the_committed_numbers(
-    chapter, serve, data_dir, tmp_path, monkeypatch
+    chapter, serve, data_dir, tmp_path, monkeypatch, capsys
 ):
     from evae_lite.batch import run as run_chapters
 
@@ -89,6 +89,9 @@ def test_a_book_chapter_runs_from_the_pack_and_prints_the_committed_numbers(
         m.parent.name: json.loads(m.read_text()).get("info", {})
         for m in results.glob("*/manifest.json")
     }
+    fetched = sum(f.stat().st_size for f in results.glob("*/*") if f.name != "manifest.json")
+    with capsys.disabled():  # what a reader's first run of the chapter downloads
+        print(f"\n{chapter}: {len(entries)} entries, {fetched / 2**20:.1f} MiB from the pack")
     computed = sorted(k for k, info in entries.items() if info.get("pack") != url)
     assert not computed, f"trained or measured here, not fetched: {computed}"
     assert entries or chapter not in NEED_THE_PACK, "nothing was fetched"

@@ -92,10 +92,23 @@ def release(folder: str | Path, tag: str, repo: str = REPOSITORY) -> Release:
     sha = sha256_file(path)
     notes = (
         f"Results pack of evae-lite at scale={manifest.get('scale')}: {len(entries)} cache "
-        f"entries, {len(files)} files, {size / 2**20:.1f} MiB, fetched on demand by the "
+        f"entries, {len(files)} files, {size / 2**20:.1f} MiB ({_by_kind(entries)}; "
+        f"manifest.json {path.stat().st_size / 2**20:.1f} MiB), fetched on demand by the "
         f"package: evae_lite/pack/source.py pins the sha256 of manifest.json, {sha}."
     )
     return Release(folder, tag, repo, tuple(files), sha, notes)
+
+
+def _by_kind(entries: dict) -> str:
+    """How many entries of each kind (model, job, classifier) and their MiB, as "125 model
+    742.3 MiB, ...", largest first."""
+    kinds: dict[str, list[int]] = {}
+    for key, entry in entries.items():
+        n_bytes = kinds.setdefault(key.split("-")[0], [0, 0])
+        n_bytes[0] += 1
+        n_bytes[1] += sum(f["size"] for f in entry["files"].values())
+    ranked = sorted(kinds.items(), key=lambda kv: -kv[1][1])
+    return ", ".join(f"{n} {kind} {b / 2**20:.1f} MiB" for kind, (n, b) in ranked)
 
 
 def _assignment(name: str, value: str) -> str:
